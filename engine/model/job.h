@@ -1,0 +1,70 @@
+#pragma once
+// Job: the message that flows through the pipeline, one per accepted intent.
+//
+// A plain fixed-size struct (trivially copyable): channels move it by value
+// and nothing in it allocates. Each stage fills its own part and leaves the
+// rest alone:
+//   ingest    intake_seq, job_id, record_id, record_hash, accepted_at
+//   sequence  batch_no, batch_seq
+//   sign      utxo, txid, raw, ef
+//   gate      released_at
+// Later stages read what earlier ones wrote; nobody rewrites another stage's
+// fields.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+
+#include "engine/chain/hash.h"
+#include "engine/chain/publication.h"
+#include "engine/flow/clock.h"
+#include "engine/model/fixed_string.h"
+
+namespace raregen::model {
+
+// The longest recordId the engine accepts (ingest refuses longer ones).
+constexpr std::size_t k_max_record_id = 128;
+// Room for one signed publication transaction: the RareGen payload with a
+// P2PKH input and change is 299 bytes standard, 333 EF.
+constexpr std::size_t k_max_tx_bytes = 400;
+
+// A job id: 16 random bytes shown as a UUID (version 4 layout).
+struct JobId {
+    std::array<std::uint8_t, 16> bytes{};
+    bool operator==(const JobId&) const = default;
+    // 36 characters, e.g. "1b4e28ba-2fa1-4d3b-883f-0016d3cca427", into `out`.
+    void format(std::array<char, 36>& out) const noexcept;
+    std::string to_string() const;
+};
+
+struct TxBytes {
+    std::array<std::uint8_t, k_max_tx_bytes> bytes{};
+    std::uint16_t size = 0;
+    chain::ByteSpan span() const noexcept { return {bytes.data(), size}; }
+    // False (and size 0) if `data` does not fit.
+    bool assign(chain::ByteSpan data) noexcept;
+};
+
+struct Job {
+    // ingest
+    std::uint64_t intake_seq = 0;  // 1, 2, ... in intake order; unique within a run
+    JobId job_id;
+    FixedString<k_max_record_id> record_id;
+    chain::Hash256 record_hash{};  // SHA256(JCS(record)), internal order = as hashed
+    flow::Nanos accepted_at{0};
+    // sequence
+    std::uint64_t batch_no = 0;    // see sequence::Sequencer::name_of for the text id
+    std::uint32_t batch_seq = 0;   // 1..N within the batch, gap-free
+    // sign
+    chain::Utxo utxo;
+    chain::Hash256 txid{};
+    TxBytes raw;                   // standard serialization
+    TxBytes ef;                    // Extended Format (what ARC is sent)
+    // gate
+    flow::Nanos released_at{0};
+};
+
+static_assert(std::is_trivially_copyable_v<Job>, "Job must stay a plain message");
+
+}  // namespace raregen::model

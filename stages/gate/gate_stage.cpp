@@ -1,0 +1,53 @@
+#include "stages/gate/gate_stage.h"
+
+namespace raregen::gate {
+
+GateStage::GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
+                     flow::Channel<model::Job>& output, model::FactSink& facts,
+                     flow::RunContext& context)
+    : m_bucket(config),
+      m_in(input.make_consumer()),
+      m_out(output.make_producer()),
+      m_input(input),
+      m_output(output),
+      m_facts(facts),
+      m_context(context) {
+    counters().set_depth_gauge(flow::depth_gauge_of(input));
+}
+
+flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
+    if (m_finished) return flow::Step::finished;
+    bool progressed = false;
+    for (std::size_t moved = 0; moved < budget; ++moved) {
+        if (m_pending == Pending::none) {
+            // Look before taking: a token is spent only when the job can leave now.
+            if (m_output.size() >= m_output.capacity()) return flow::Step::blocked;
+            if (m_bucket.available(now) == 0) {
+                m_context.wake_by(m_bucket.next_token_at(now));
+                return progressed ? flow::Step::progressed : flow::Step::idle;
+            }
+            if (!m_in.try_dequeue(m_job)) break;
+            counters().add_in();
+            m_bucket.try_take(now, 1);
+            m_job.released_at = now;
+            m_pending = Pending::fact;
+        }
+        if (m_pending == Pending::fact) {
+            if (!m_facts.try_emit(model::FactKind::tx_released, m_job, now)) return flow::Step::blocked;
+            m_pending = Pending::enqueue;
+        }
+        // Room was seen above; this fails only in the channel's rare transient case.
+        if (!m_out.try_enqueue(m_job)) return flow::Step::blocked;
+        counters().add_out();
+        m_pending = Pending::none;
+        progressed = true;
+    }
+    if (m_pending == Pending::none && m_input.closed_and_empty()) {
+        m_out.close();
+        m_finished = true;
+        return flow::Step::finished;
+    }
+    return progressed ? flow::Step::progressed : flow::Step::idle;
+}
+
+}  // namespace raregen::gate

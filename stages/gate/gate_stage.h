@@ -1,0 +1,54 @@
+#pragma once
+// GateStage: the rate gate. Lets a job through only with a token from the
+// TokenBucket (MAX_TX_PER_3S per 3 s by default), stamps released_at and
+// reports FactKind::tx_released.
+//
+// A token is taken only when the output has room, so the time a token is
+// granted is the time the job leaves: the bucket's guarantee (never more than
+// capacity in any window of one period) holds for jobs handed to the network
+// stage, not just for grants. With no token the stage returns idle and asks
+// the runner to wake it when the next one is due.
+//
+// Later (storage issue) the gate also holds each job until its signed bytes
+// are durable (the fence); the seam is the same step().
+//
+// Threads: one runner thread calls step(). Allocates nothing after construction.
+
+#include <optional>
+
+#include "engine/flow/channel.h"
+#include "engine/flow/run_context.h"
+#include "engine/flow/stage.h"
+#include "engine/model/facts.h"
+#include "engine/model/job.h"
+#include "stages/gate/token_bucket.h"
+
+namespace raregen::gate {
+
+class GateStage final : public flow::Stage {
+public:
+    GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
+              flow::Channel<model::Job>& output, model::FactSink& facts,
+              flow::RunContext& context);
+
+    flow::Step step(flow::Nanos now, std::size_t budget) noexcept override;
+    std::string_view name() const noexcept override { return "gate"; }
+
+    const TokenBucket& bucket() const { return m_bucket; }
+
+private:
+    enum class Pending : std::uint8_t { none, fact, enqueue };
+
+    TokenBucket m_bucket;
+    flow::Channel<model::Job>::Consumer m_in;
+    flow::Channel<model::Job>::Producer m_out;
+    flow::Channel<model::Job>& m_input;
+    flow::Channel<model::Job>& m_output;
+    model::FactSink& m_facts;
+    flow::RunContext& m_context;
+    model::Job m_job;  // the job in hand (valid unless m_pending == none)
+    Pending m_pending = Pending::none;
+    bool m_finished = false;
+};
+
+}  // namespace raregen::gate

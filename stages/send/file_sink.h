@@ -1,0 +1,38 @@
+#pragma once
+// FileSink: writes each transaction as one line of hex, standard or Extended
+// Format, to a file or to stdout. Output is buffered; flush() pushes it to
+// the file and fsyncs it (a regular file).
+
+#include <cstdio>
+#include <string>
+
+#include "stages/send/tx_sink.h"
+
+namespace raregen::send {
+
+enum class TxEncoding : std::uint8_t { raw_hex, ef_hex };
+
+class FileSink final : public TxSink {
+public:
+    // path "-" is stdout. Throws std::runtime_error (start-up) if the file
+    // cannot be opened, naming the path and the reason.
+    FileSink(const std::string& path, TxEncoding encoding);
+    ~FileSink() override;
+    FileSink(const FileSink&) = delete;
+    FileSink& operator=(const FileSink&) = delete;
+
+    SinkStatus try_send(const model::Job& job) noexcept override;
+    bool flush() noexcept override;
+    std::string_view last_error() const noexcept override { return m_error; }
+    std::uint64_t written() const noexcept { return m_written; }
+
+private:
+    std::FILE* m_file = nullptr;
+    bool m_owned = false;
+    TxEncoding m_encoding;
+    std::string m_line;   // reused: one hex line
+    std::string m_error;
+    std::uint64_t m_written = 0;
+};
+
+}  // namespace raregen::send
