@@ -1,5 +1,5 @@
 // OpenSSL 3 marks the low-level digest functions deprecated in favour of EVP,
-// but EVP_Digest allocates a context per call; the low-level ones do not.
+// but EVP_Digest allocates a context per call; the low-level contexts do not.
 #define OPENSSL_SUPPRESS_DEPRECATED 1
 #include "engine/chain/hash.h"
 
@@ -12,9 +12,15 @@ namespace raregen::chain {
 
 static_assert(sizeof(SHA256_CTX) <= 128, "Sha256::m_state too small for SHA256_CTX");
 
+// OpenSSL 3's one-shot SHA256()/RIPEMD160() fetch an EVP method, lock and
+// allocate a context per call (about 0.9 us, 2 mallocs); the stack contexts
+// below cost only the hashing.
 Hash256 sha256(ByteSpan data) {
     Hash256 out;
-    SHA256(data.data(), data.size(), out.data());
+    SHA256_CTX ctx;
+    SHA256_Init(&ctx);
+    SHA256_Update(&ctx, data.data(), data.size());
+    SHA256_Final(out.data(), &ctx);
     return out;
 }
 
@@ -25,7 +31,10 @@ Hash256 sha256d(ByteSpan data) {
 
 Hash160 ripemd160(ByteSpan data) {
     Hash160 out;
-    RIPEMD160(data.data(), data.size(), out.data());
+    RIPEMD160_CTX ctx;
+    RIPEMD160_Init(&ctx);
+    RIPEMD160_Update(&ctx, data.data(), data.size());
+    RIPEMD160_Final(out.data(), &ctx);
     return out;
 }
 

@@ -145,7 +145,9 @@ ParseResult parse_transaction(ByteSpan data, Transaction& tx) {
         p.fail(ParseErrorCode::truncated);
         return p.res;
     }
-    if (data.size() >= 10 && std::equal(std::begin(k_ef_marker), std::end(k_ef_marker), data.begin() + 4)) {
+    // Exactly 10 bytes matching the marker are a standard transaction with no
+    // inputs and no outputs (lock_time 0xef000000): EF is always longer.
+    if (data.size() > 10 && std::equal(std::begin(k_ef_marker), std::end(k_ef_marker), data.begin() + 4)) {
         p.res.format = TxFormat::extended;
         p.r.skip(6);
     }

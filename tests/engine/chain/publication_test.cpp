@@ -2,31 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <new>
-
 #include "engine/chain/script.h"
 #include "engine/chain/verify.h"
-
-// GCC 12 flags free() in a replacement operator delete as mismatched: a false
-// positive, since the matching operator new above uses malloc.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-// Counts heap allocations while g_counting is set: proves build() allocates
-// nothing once its buffers are warm.
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_allocations{0};
-}  // namespace
-
-void* operator new(std::size_t n) {
-    if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#include "tests/support/alloc_counter.h"
 
 namespace raregen::chain {
 namespace {
@@ -178,6 +156,7 @@ TEST(Publication, SeveralAndEmptyPushes) {
 }
 
 TEST(Publication, NoAllocationAfterWarmUp) {
+    if (!test::alloc_counting_available()) GTEST_SKIP() << "allocation counting is off in sanitizer builds";
     const PublicationKey key = test_key();
     PublicationBuilder b;
     Bytes raw, ef;
@@ -191,8 +170,7 @@ TEST(Publication, NoAllocationAfterWarmUp) {
         const ByteSpan pushes[] = {p.span()};
         ASSERT_TRUE(b.build(key, test_utxo(100), pushes, opt, raw, &ef).ok());
     }
-    g_allocations = 0;
-    g_counting = true;
+    test::start_counting_allocations();
     int built = 0;
     for (int i = 0; i < 2000; ++i) {
         record[0] = static_cast<std::uint8_t>(i);
@@ -203,9 +181,9 @@ TEST(Publication, NoAllocationAfterWarmUp) {
         u.outpoint.vout = static_cast<std::uint32_t>(i);
         built += b.build(key, u, pushes, opt, raw, &ef).ok() ? 1 : 0;
     }
-    g_counting = false;
+    const std::uint64_t allocations = test::stop_counting_allocations();
     EXPECT_EQ(built, 2000);
-    EXPECT_EQ(g_allocations.load(), 0);
+    EXPECT_EQ(allocations, 0u) << "malloc-family calls while building 2000 transactions";
 }
 
 }  // namespace

@@ -101,12 +101,25 @@ TEST(Tx, EveryTruncationIsACleanError) {
         Bytes raw;
         ASSERT_TRUE(serialize(tx, f, raw));
         for (std::size_t n = 0; n < raw.size(); ++n) {
+            // The 10-byte prefix of an EF tx (version + marker) is itself a
+            // complete standard tx: see TenByteStandardTxIsNotMistakenForEf.
+            if (f == TxFormat::extended && n == 10) continue;
             Transaction back;
             const ParseResult r = parse_transaction(ByteSpan(raw.data(), n), back);
             EXPECT_FALSE(r.ok()) << "prefix of " << n << " bytes parsed";
             EXPECT_LE(r.offset, n);
         }
     }
+}
+
+TEST(Tx, TenByteStandardTxIsNotMistakenForEf) {
+    // No inputs, no outputs, lock_time 0xef000000: the bytes of an EF header.
+    const Bytes raw = *from_hex("010000000000000000ef");
+    Transaction tx;
+    const ParseResult r = parse_transaction(raw, tx);
+    ASSERT_TRUE(r.ok()) << parse_error_message(r.code);
+    EXPECT_EQ(r.format, TxFormat::standard);
+    EXPECT_EQ(tx.lock_time, 0xef000000u);
 }
 
 TEST(Tx, TrailingBytesRefused) {

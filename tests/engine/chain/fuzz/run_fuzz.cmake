@@ -1,0 +1,38 @@
+# ctest driver for fuzz.tx_parse (cmake -P): generates the seed corpus from
+# tests/data into a fresh temporary directory, runs the fuzzer over it, and
+# removes the directory. Crash reproducers go to ARTIFACTS so they outlive
+# the run.
+#
+# Variables: FUZZER, PYTHON, SEED_SCRIPT, TESTDATA, DICT, ARTIFACTS, FUZZ_ARGS
+# (a ;-list of libFuzzer flags).
+foreach(v FUZZER PYTHON SEED_SCRIPT TESTDATA DICT ARTIFACTS)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "run_fuzz.cmake: pass -D${v}=...")
+  endif()
+endforeach()
+
+if(DEFINED ENV{TMPDIR} AND IS_DIRECTORY "$ENV{TMPDIR}")
+  set(tmp_root "$ENV{TMPDIR}")
+else()
+  set(tmp_root "/tmp")
+endif()
+string(RANDOM LENGTH 12 suffix)
+set(corpus "${tmp_root}/raregen_fuzz_tx_parse_${suffix}")
+file(MAKE_DIRECTORY "${corpus}" "${ARTIFACTS}")
+
+execute_process(COMMAND "${PYTHON}" "${SEED_SCRIPT}" "${TESTDATA}" "${corpus}"
+                RESULT_VARIABLE seed_rc)
+if(NOT seed_rc EQUAL 0)
+  file(REMOVE_RECURSE "${corpus}")
+  message(FATAL_ERROR "seed generation failed (${seed_rc}): check ${SEED_SCRIPT} and ${TESTDATA}")
+endif()
+
+execute_process(COMMAND "${FUZZER}" ${FUZZ_ARGS} "-dict=${DICT}" "-artifact_prefix=${ARTIFACTS}/"
+                        -print_final_stats=1 "${corpus}"
+                RESULT_VARIABLE fuzz_rc)
+file(REMOVE_RECURSE "${corpus}")
+if(NOT fuzz_rc EQUAL 0)
+  message(FATAL_ERROR
+    "the fuzzer found a failing input (exit ${fuzz_rc}); the reproducer is in ${ARTIFACTS}/: "
+    "replay it with ${FUZZER} <file>")
+endif()
