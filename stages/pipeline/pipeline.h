@@ -1,0 +1,109 @@
+#pragma once
+// Pipeline: the whole in-memory graph, wired.
+//
+//   input fd ─> ingest ─> sequence ─> sign ─> gate ─> send ─> TxSink
+//                  │          │         │       │        │
+//                  └──────────┴─facts───┴───────┴────────┴─> FactSink
+//
+// Every edge is a bounded Channel<Job> of `channel_capacity`. Threads, sized
+// for a 2-core box: worker 0 runs ingest, sequence, gate and send (cheap
+// stages plus one ECDSA verify per intent); worker 1 runs sign, whose oneTBB
+// arena shares the second core's work with worker 0 when it idles.
+//
+// The pipeline owns its channels and stages; everything with a life beyond a
+// run (keys, UTXO ring, nonce store, signer registry, sink, fact sink, clock)
+// is passed in by reference and must outlive it.
+//
+// Shutdown: request_stop() (or SIGINT/SIGTERM via flow::signals) stops
+// intake; every job already accepted flows to the sink before wait() returns.
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/chain/publication.h"
+#include "engine/flow/channel.h"
+#include "engine/flow/clock.h"
+#include "engine/flow/counters.h"
+#include "engine/flow/runner.h"
+#include "engine/model/facts.h"
+#include "engine/model/job.h"
+#include "stages/gate/gate_stage.h"
+#include "stages/ingest/ingest_stage.h"
+#include "stages/ingest/nonce_store.h"
+#include "stages/ingest/signer_registry.h"
+#include "stages/send/send_stage.h"
+#include "stages/send/tx_sink.h"
+#include "stages/sequence/sequence_stage.h"
+#include "stages/sign/sign_stage.h"
+#include "storage/utxo/utxo_ring.h"
+
+namespace raregen::pipeline {
+
+struct PipelineConfig {
+    std::size_t channel_capacity = 1024;  // items per edge (>= 1)
+    std::size_t budget = 64;              // items per step() call
+    std::string batch_prefix = "run";     // batch ids "b-<prefix>-<n>"
+    std::chrono::nanoseconds batch_window = sequence::k_default_window;
+    std::uint32_t max_batch_size = sequence::k_default_max_batch_size;
+    gate::TokenBucketConfig gate{};        // capacity per period (MAX_TX_PER_3S)
+    sign::SignStageOptions sign{};
+    ingest::IngestOptions ingest{};
+};
+
+// What the pipeline reads and writes, owned by the caller.
+struct PipelineParts {
+    int input_fd = 0;  // NDJSON intents (a file, a pipe or stdin)
+    ingest::NonceStore* nonces = nullptr;
+    const ingest::SignerRegistry* signers = nullptr;
+    utxo::UtxoRing* ring = nullptr;
+    const chain::PublicationKey* key = nullptr;
+    send::TxSink* sink = nullptr;
+    model::FactSink* facts = nullptr;
+    const flow::Clock* clock = nullptr;
+};
+
+struct StageReport {
+    std::string name;
+    flow::CountersSnapshot counters;
+};
+
+class Pipeline {
+public:
+    // Builds the graph (allocates channels and stages). Throws
+    // std::invalid_argument naming a bad setting or a missing part.
+    Pipeline(const PipelineConfig& config, PipelineParts parts);
+    ~Pipeline();
+    Pipeline(const Pipeline&) = delete;
+    Pipeline& operator=(const Pipeline&) = delete;
+
+    void start();
+    void wait();
+    void run() {
+        start();
+        wait();
+    }
+    void request_stop() noexcept;
+    flow::Runner& runner() noexcept { return *m_runner; }
+
+    const ingest::IngestStage& ingest() const { return *m_ingest; }
+    const sequence::SequenceStage& sequence() const { return *m_sequence; }
+    const sign::SignStage& sign() const { return *m_sign; }
+    const gate::GateStage& gate() const { return *m_gate; }
+    const send::SendStage& send() const { return *m_send; }
+    // Counters of every stage, in flow order; safe while running.
+    std::vector<StageReport> report() const;
+
+private:
+    using JobChannel = flow::Channel<model::Job>;
+    std::unique_ptr<flow::Runner> m_runner;
+    std::unique_ptr<JobChannel> m_ingested, m_sequenced, m_signed, m_released;
+    ingest::IngestStage* m_ingest = nullptr;
+    sequence::SequenceStage* m_sequence = nullptr;
+    sign::SignStage* m_sign = nullptr;
+    gate::GateStage* m_gate = nullptr;
+    send::SendStage* m_send = nullptr;
+};
+
+}  // namespace raregen::pipeline

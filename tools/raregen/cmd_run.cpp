@@ -1,0 +1,330 @@
+// `raregen run`: the whole pipeline over a file of intents, in memory:
+// ingest -> sequence -> sign -> gate -> a file of signed transactions.
+//
+// Settings: flags, with defaults from the seed service's environment
+// variables (BATCH_WINDOW_MS, MAX_BATCH_SIZE, MAX_TX_PER_3S) where it had one.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "engine/chain/fees.h"
+#include "engine/chain/publication.h"
+#include "engine/flow/clock.h"
+#include "engine/flow/signals.h"
+#include "engine/model/facts.h"
+#include "stages/ingest/ingest_stage.h"
+#include "stages/ingest/intent.h"
+#include "stages/ingest/nonce_store.h"
+#include "stages/ingest/signer_registry.h"
+#include "stages/ingest/wall_time.h"
+#include "stages/pipeline/pipeline.h"
+#include "stages/send/file_sink.h"
+#include "storage/utxo/utxo_file.h"
+#include "storage/utxo/utxo_ring.h"
+#include "tools/raregen/commands.h"
+#include "tools/raregen/common.h"
+
+namespace raregen::cli {
+
+namespace {
+
+struct RunOptions {
+    std::string intents;
+    std::string utxos;
+    std::string key_file;
+    std::string registered;
+    std::string out;
+    std::string rejects;
+    std::string encoding = "ef";
+    std::string fee_rate = "100/1000";
+    std::string batch_prefix;
+    std::uint64_t window_ms = 5000;
+    std::uint32_t batch_size = 500;
+    std::uint32_t rate = 500;
+    std::uint64_t period_ms = 3000;
+    std::uint64_t max_age_s = 600;
+    std::size_t channel_capacity = 1024;
+    std::uint64_t seed = 0;
+    double progress_s = 1.0;
+    bool change = false;
+    bool no_gate = false;
+};
+
+// A default from the environment, if set and numeric.
+template <class T>
+void env_default(const char* name, T& value) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') {
+        char* end = nullptr;
+        const unsigned long long n = std::strtoull(v, &end, 10);
+        if (end != nullptr && *end == '\0')
+            value = static_cast<T>(n);
+        else
+            warn(std::string("ignoring ") + name + "=" + v + ": not a whole number");
+    }
+}
+
+Json counters_json(const flow::CountersSnapshot& c) {
+    Json j;
+    j["in"] = c.items_in;
+    j["out"] = c.items_out;
+    j["rejected"] = c.rejected;
+    j["blocked"] = c.blocked_count;
+    j["busy_ms"] = static_cast<double>(c.busy_ns) / 1e6;
+    j["queue_depth"] = c.queue_depth;
+    return j;
+}
+
+int run_pipeline(const RunOptions& o) {
+    // ---- inputs, each checked before anything runs ----
+    auto secret = read_secret_file(o.key_file);
+    if (!secret) return usage_error(secret.error);
+    const chain::WifResult wif = chain::decode_wif(secret.value->view());
+    if (!wif.key)
+        return usage_error("--key-file " + o.key_file + ": " +
+                           std::string(chain::wif_error_message(wif.error)));
+    const chain::PublicationKey key(wif.key->key, wif.key->compressed);
+
+    auto registry = ingest::InMemorySignerRegistry::load_file(o.registered);
+    if (!registry) return usage_error(registry.error);
+
+    const utxo::UtxoFileResult utxos = utxo::load_utxo_file(o.utxos);
+    if (!utxos.ok()) return usage_error(utxos.describe(o.utxos));
+    utxo::UtxoRing ring(std::max<std::size_t>(utxos.utxos.size(), 1));
+    if (ring.try_push_bulk(utxos.utxos) != utxos.utxos.size())
+        return internal_error("the UTXO ring refused outpoints it has room for");
+
+    const auto fee = chain::parse_fee_rate(o.fee_rate);
+    if (!fee)
+        return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000) with BYTES > 0, got '" +
+                           o.fee_rate + "'");
+    if (o.encoding != "ef" && o.encoding != "raw")
+        return usage_error("--encoding must be 'ef' or 'raw', got '" + o.encoding + "'");
+    if (o.rate == 0 || o.period_ms == 0)
+        return usage_error("--rate and --period-ms must be at least 1");
+    if (o.batch_size == 0 || o.window_ms == 0)
+        return usage_error("--batch-size and --window-ms must be at least 1");
+
+    int fd = 0;
+    if (o.intents != "-") {
+        fd = ::open(o.intents.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return usage_error("--intents " + o.intents + ": " + std::strerror(errno));
+    }
+    std::FILE* reject_file = nullptr;
+    std::optional<ingest::JsonLinesRejectWriter> reject_writer;
+    if (!o.rejects.empty()) {
+        reject_file = std::fopen(o.rejects.c_str(), "w");
+        if (reject_file == nullptr)
+            return usage_error("--rejects " + o.rejects + ": " + std::strerror(errno));
+        reject_writer.emplace(reject_file);
+    }
+
+    std::optional<send::FileSink> sink;
+    try {
+        sink.emplace(o.out,
+                     o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex);
+    } catch (const std::exception& e) {
+        return usage_error(std::string("--out: ") + e.what());
+    }
+
+    // ---- the graph ----
+    flow::SteadyClock clock;
+    pipeline::PipelineConfig config;
+    config.channel_capacity = o.channel_capacity;
+    config.batch_prefix =
+        o.batch_prefix.empty() ? "r" + std::to_string(::getpid()) : o.batch_prefix;
+    config.batch_window = std::chrono::milliseconds(o.window_ms);
+    config.max_batch_size = o.batch_size;
+    config.gate.capacity = o.no_gate ? gate::k_max_capacity : o.rate;
+    config.gate.period = o.no_gate
+                             ? std::chrono::nanoseconds(1)
+                             : std::chrono::nanoseconds(std::chrono::milliseconds(o.period_ms));
+    config.sign.publication.change = o.change;
+    config.sign.publication.fee_rate = *fee;
+    config.sign.extended = true;
+    config.ingest.seed = o.seed != 0 ? o.seed : ingest::random_seed();
+    config.ingest.wall_offset = ingest::wall_clock_offset(clock);
+    config.ingest.validator.max_age = std::chrono::seconds(o.max_age_s);
+    config.ingest.reject_sink = reject_writer ? &*reject_writer : nullptr;
+
+    ingest::InMemoryNonceStore nonces(
+        ingest::InMemoryNonceStore::k_default_capacity,
+        config.ingest.validator.max_age + config.ingest.validator.max_future);
+    model::CountingFactSink facts;
+    pipeline::PipelineParts parts;
+    parts.input_fd = fd;
+    parts.nonces = &nonces;
+    parts.signers = &*registry.registry;
+    parts.ring = &ring;
+    parts.key = &key;
+    parts.sink = &*sink;
+    parts.facts = &facts;
+    parts.clock = &clock;
+
+    std::optional<pipeline::Pipeline> pipe;
+    try {
+        pipe.emplace(config, parts);
+    } catch (const std::invalid_argument& e) {
+        return usage_error(e.what());
+    }
+
+    // ---- run, with progress on stderr ----
+    const auto t0 = std::chrono::steady_clock::now();
+    std::optional<flow::SignalDrain> drain;
+    drain.emplace(pipe->runner());
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread progress([&] {
+        if (o.progress_s <= 0) return;
+        std::unique_lock lock(mu);
+        std::uint64_t last_sent = 0;
+        auto last_t = std::chrono::steady_clock::now();
+        while (
+            !cv.wait_for(lock, std::chrono::duration<double>(o.progress_s), [&] { return done; })) {
+            const auto now = std::chrono::steady_clock::now();
+            const std::uint64_t sent = pipe->send().sent();
+            const double dt = std::chrono::duration<double>(now - last_t).count();
+            std::fprintf(
+                stderr,
+                "raregen run: %.1fs read %llu accepted %llu rejected %llu signed %llu sent %llu "
+                "(%.0f tx/s) utxos left %zu\n",
+                std::chrono::duration<double>(now - t0).count(),
+                static_cast<unsigned long long>(pipe->ingest().lines_read()),
+                static_cast<unsigned long long>(pipe->ingest().accepted()),
+                static_cast<unsigned long long>(pipe->ingest().counters().rejected()),
+                static_cast<unsigned long long>(pipe->sign().signed_count()),
+                static_cast<unsigned long long>(sent),
+                dt > 0 ? static_cast<double>(sent - last_sent) / dt : 0.0, ring.depth());
+            last_sent = sent;
+            last_t = now;
+        }
+    });
+    pipe->run();
+    {
+        std::lock_guard lock(mu);
+        done = true;
+    }
+    cv.notify_all();
+    progress.join();
+    const int signal = drain->signal_received();
+    drain.reset();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (fd > 0) ::close(fd);
+    if (reject_file != nullptr) std::fclose(reject_file);
+
+    // ---- summary ----
+    Json summary;
+    const auto& in = pipe->ingest();
+    summary["intents"]["read"] = in.lines_read();
+    summary["intents"]["accepted"] = in.accepted();
+    Json by_reason = Json::object();
+    std::uint64_t rejected = 0;
+    for (std::size_t r = 0; r < ingest::k_reject_reasons; ++r) {
+        const auto reason = static_cast<ingest::RejectReason>(r);
+        if (const std::uint64_t n = in.rejected(reason); n > 0) {
+            by_reason[std::string(ingest::reject_reason_name(reason))] = n;
+            rejected += n;
+        }
+    }
+    summary["intents"]["rejected"] = rejected;
+    summary["intents"]["rejected_by_reason"] = by_reason;
+    summary["batches"] = pipe->sequence().batches_closed();
+    summary["transactions"]["signed"] = pipe->sign().signed_count();
+    summary["transactions"]["sign_failed"] = pipe->sign().failed();
+    summary["transactions"]["written"] = pipe->send().sent();
+    summary["transactions"]["write_failed"] = pipe->send().failed();
+    summary["utxos"]["loaded"] = utxos.utxos.size();
+    summary["utxos"]["left"] = ring.depth();
+    summary["seconds"] = seconds;
+    summary["tx_per_second"] =
+        seconds > 0 ? static_cast<double>(pipe->send().sent()) / seconds : 0.0;
+    Json stages = Json::object();
+    for (const auto& s : pipe->report())
+        stages[s.name] = counters_json(s.counters);
+    summary["stages"] = stages;
+    if (signal != 0) summary["stopped_by_signal"] = signal;
+    if (in.input_error() != 0) summary["input_error"] = std::strerror(in.input_error());
+    summary["out"] = o.out;
+
+    const int printed = print_json(summary);
+    if (in.input_error() != 0)
+        return internal_error(std::string("reading intents failed: ") +
+                              std::strerror(in.input_error()));
+    if (pipe->send().flush_failed()) return internal_error("writing " + o.out + " failed");
+    if (in.accepted() > 0 && pipe->sign().signed_count() < in.accepted() && ring.depth() == 0)
+        warn("ran out of UTXOs: " + std::to_string(in.accepted() - pipe->sign().signed_count()) +
+             " accepted jobs were not signed; load more outpoints (raregen gen utxos)");
+    return printed;
+}
+
+}  // namespace
+
+void register_run_commands(CLI::App& app) {
+    auto opts = std::make_shared<RunOptions>();
+    env_default("BATCH_WINDOW_MS", opts->window_ms);
+    env_default("MAX_BATCH_SIZE", opts->batch_size);
+    env_default("MAX_TX_PER_3S", opts->rate);
+    CLI::App* run = app.add_subcommand(
+        "run",
+        "Run the pipeline in memory over a file of signed intents: validate, batch, sign one "
+        "publication transaction per accepted intent (one UTXO each), pass the rate gate, and "
+        "write the transactions to --out, one hex line each. Progress on stderr; a summary "
+        "JSON on stdout. SIGINT/SIGTERM stop intake and drain: nothing accepted is lost.");
+    run->add_option("--intents", opts->intents,
+                    "NDJSON file of intents (POST /v1/publish bodies), or - for stdin")
+        ->required();
+    run->add_option("--utxos", opts->utxos,
+                    "UTXO file: one 'TXID:VOUT SATOSHIS' per line (raregen gen utxos)")
+        ->required();
+    run->add_option("--key-file", opts->key_file,
+                    "WIF private key in a file with mode 0600 (raregen keys generate --out)")
+        ->required();
+    run->add_option("--registered", opts->registered,
+                    "registered signers: one 'PUBKEY_HEX [active|revoked]' per line")
+        ->required();
+    run->add_option("--out", opts->out,
+                    "where to write the signed transactions, one hex line each (- for stdout)")
+        ->required();
+    run->add_option("--encoding", opts->encoding, "ef (Extended Format, what ARC takes) or raw")
+        ->capture_default_str();
+    run->add_option("--rejects", opts->rejects,
+                    "write one JSON line per rejected intent to this file");
+    run->add_option("--window-ms", opts->window_ms, "batch window in ms (env BATCH_WINDOW_MS)")
+        ->capture_default_str();
+    run->add_option("--batch-size", opts->batch_size, "largest batch (env MAX_BATCH_SIZE)")
+        ->capture_default_str();
+    run->add_option("--rate", opts->rate,
+                    "transactions per period through the gate (env MAX_TX_PER_3S)")
+        ->capture_default_str();
+    run->add_option("--period-ms", opts->period_ms, "the gate's period in ms")
+        ->capture_default_str();
+    run->add_flag("--no-gate", opts->no_gate, "open the gate (no rate limit): for benchmarks");
+    run->add_flag("--change", opts->change, "add a change output back to the key's address");
+    run->add_option("--fee-rate", opts->fee_rate, "fee rate SATS/BYTES")->capture_default_str();
+    run->add_option("--max-age", opts->max_age_s, "oldest record timestamp accepted, in seconds")
+        ->capture_default_str();
+    run->add_option("--channel-capacity", opts->channel_capacity, "items per queue between stages")
+        ->capture_default_str();
+    run->add_option("--batch-prefix", opts->batch_prefix,
+                    "batch ids are b-<prefix>-<n> (default: r<pid>)");
+    run->add_option("--seed", opts->seed, "seed for job ids (default: random)");
+    run->add_option("--progress", opts->progress_s,
+                    "seconds between progress lines on stderr (0: none)")
+        ->capture_default_str();
+    set_action(*run, [opts] { return run_pipeline(*opts); });
+}
+
+}  // namespace raregen::cli

@@ -1,0 +1,26 @@
+#pragma once
+// The command groups of `raregen`. Each group lives in its own cmd_<group>.cpp
+// and adds its subcommands to the top-level app; main.cpp calls every
+// register function once, before parsing. To add a group: write
+// cmd_<group>.cpp with register_<group>_commands(), declare it here, call it
+// from main.cpp and list the file in CMakeLists.txt.
+
+#include <CLI/CLI.hpp>
+
+namespace raregen::cli {
+
+// `raregen tx decode|sighash|sign|verify`
+void register_tx_commands(CLI::App& app);
+// `raregen keys generate|address`
+void register_keys_commands(CLI::App& app);
+// `raregen gen utxos` (cmd_gen_utxos.cpp)
+void register_gen_utxos_command(CLI::App& app);
+// `raregen gen intents` (cmd_gen_intents.cpp)
+void register_gen_intents_command(CLI::App& app);
+// `raregen run`: the in-memory pipeline over a file of intents
+void register_run_commands(CLI::App& app);
+// The `gen` group, made on first use: every `gen <thing>` command adds itself
+// to it through this, whatever order the register functions run in.
+CLI::App& gen_command(CLI::App& app);
+
+}  // namespace raregen::cli
