@@ -20,24 +20,32 @@ flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
     bool progressed = false;
     for (std::size_t moved = 0; moved < budget; ++moved) {
         if (m_pending == Pending::none) {
-            // Look before taking: a token is spent only when the job can leave now.
-            if (m_output.size() >= m_output.capacity()) return flow::Step::blocked;
+            if (!m_in.try_dequeue(m_job)) break;
+            counters().add_in();
+            m_pending = Pending::token;
+            progressed = true;  // an input item was taken (wakes the upstream)
+        }
+        if (m_pending == Pending::token) {
+            // The token is taken, and released_at stamped, only when the job
+            // can leave at once: its fact is accepted and the output has room.
+            // So the grant time is the leave time and the bucket's window
+            // guarantee holds for what reaches the network stage.
+            if (m_output.size() >= m_output.capacity())
+                return progressed ? flow::Step::progressed : flow::Step::blocked;
             if (m_bucket.available(now) == 0) {
                 m_context.wake_by(m_bucket.next_token_at(now));
                 return progressed ? flow::Step::progressed : flow::Step::idle;
             }
-            if (!m_in.try_dequeue(m_job)) break;
-            counters().add_in();
-            m_bucket.try_take(now, 1);
             m_job.released_at = now;
-            m_pending = Pending::fact;
-        }
-        if (m_pending == Pending::fact) {
-            if (!m_facts.try_emit(model::FactKind::tx_released, m_job, now)) return flow::Step::blocked;
+            if (!m_facts.try_emit(model::FactKind::tx_released, m_job, now))
+                return progressed ? flow::Step::progressed : flow::Step::blocked;
+            m_bucket.try_take(now, 1);
             m_pending = Pending::enqueue;
         }
-        // Room was seen above; this fails only in the channel's rare transient case.
-        if (!m_out.try_enqueue(m_job)) return flow::Step::blocked;
+        // Room was seen above, this stage is the output's only producer and
+        // the send stage its only consumer: a single-consumer channel never
+        // refuses below capacity (channel.h), so this does not fail in practice.
+        if (!m_out.try_enqueue(m_job)) return progressed ? flow::Step::progressed : flow::Step::blocked;
         counters().add_out();
         m_pending = Pending::none;
         progressed = true;

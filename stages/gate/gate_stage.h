@@ -3,11 +3,13 @@
 // TokenBucket (MAX_TX_PER_3S per 3 s by default), stamps released_at and
 // reports FactKind::tx_released.
 //
-// A token is taken only when the output has room, so the time a token is
-// granted is the time the job leaves: the bucket's guarantee (never more than
-// capacity in any window of one period) holds for jobs handed to the network
-// stage, not just for grants. With no token the stage returns idle and asks
-// the runner to wake it when the next one is due.
+// A token is taken only when the output has room and the job's fact has been
+// accepted, so the time a token is granted is the time the job leaves: the
+// bucket's guarantee (never more than capacity in any window of one period)
+// holds for jobs handed to the network stage, not just for grants. With no
+// token the stage returns idle and asks the runner to wake it when the next
+// one is due. An input that has ended finishes the stage without waiting
+// for a token.
 //
 // Later (storage issue) the gate also holds each job until its signed bytes
 // are durable (the fence); the seam is the same step().
@@ -37,7 +39,9 @@ public:
     const TokenBucket& bucket() const { return m_bucket; }
 
 private:
-    enum class Pending : std::uint8_t { none, fact, enqueue };
+    // none: no job in hand; token: a job waits for room, a token and its
+    // fact; enqueue: token taken and fact out, the job is leaving.
+    enum class Pending : std::uint8_t { none, token, enqueue };
 
     TokenBucket m_bucket;
     flow::Channel<model::Job>::Consumer m_in;

@@ -97,8 +97,11 @@ public:
 
 private:
     using JobChannel = flow::Channel<model::Job>;
-    std::unique_ptr<flow::Runner> m_runner;
+    // Channels before the runner: members are destroyed in reverse order, so
+    // the runner (its threads and the stages holding channel handles) goes
+    // first, even when a pipeline is destroyed without wait().
     std::unique_ptr<JobChannel> m_ingested, m_sequenced, m_signed, m_released;
+    std::unique_ptr<flow::Runner> m_runner;
     ingest::IngestStage* m_ingest = nullptr;
     sequence::SequenceStage* m_sequence = nullptr;
     sign::SignStage* m_sign = nullptr;

@@ -18,7 +18,9 @@ FileSink::FileSink(const std::string& path, TxEncoding encoding) : m_encoding(en
         if (m_file == nullptr)
             throw std::runtime_error("cannot open output file '" + path + "': " + std::strerror(errno));
         m_owned = true;
-        std::setvbuf(m_file, nullptr, _IOFBF, 1 << 20);
+        constexpr std::size_t k_buffer = 1 << 20;
+        m_buffer = std::make_unique<char[]>(k_buffer);
+        std::setvbuf(m_file, m_buffer.get(), _IOFBF, k_buffer);
     }
     m_line.reserve(2 * model::k_max_tx_bytes + 1);
 }

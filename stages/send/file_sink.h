@@ -1,9 +1,12 @@
 #pragma once
 // FileSink: writes each transaction as one line of hex, standard or Extended
-// Format, to a file or to stdout. Output is buffered; flush() pushes it to
-// the file and fsyncs it (a regular file).
+// Format, to a file or to stdout. Output is buffered (1 MiB); flush() pushes
+// it to the file and fsyncs it (a regular file). "Accepted" means handed to
+// the buffer: a job counts as written to the file only once flush() (at the
+// end of the run) has succeeded; a failed flush is reported by the run.
 
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "stages/send/tx_sink.h"
@@ -31,6 +34,7 @@ private:
     bool m_owned = false;
     TxEncoding m_encoding;
     std::string m_line;   // reused: one hex line
+    std::unique_ptr<char[]> m_buffer;  // stdio buffer (setvbuf ignores a size without one)
     std::string m_error;
     std::uint64_t m_written = 0;
 };

@@ -15,6 +15,7 @@ flow::Step SendStage::step(flow::Nanos now, std::size_t budget) noexcept {
             if (!m_in.try_dequeue(m_job)) break;
             counters().add_in();
             m_pending = Pending::send;
+            progressed = true;  // an input item was taken (wakes the upstream)
         }
         if (m_pending == Pending::send) {
             switch (m_sink.try_send(m_job)) {
@@ -25,7 +26,7 @@ flow::Step SendStage::step(flow::Nanos now, std::size_t budget) noexcept {
         }
         const bool ok = m_pending == Pending::fact_sent;
         if (!m_facts.try_emit(ok ? model::FactKind::tx_sent : model::FactKind::job_failed, m_job, now))
-            return flow::Step::blocked;
+            return progressed ? flow::Step::progressed : flow::Step::blocked;
         if (ok) {
             ++m_sent;
             counters().add_out();

@@ -65,7 +65,9 @@ flow::Step SequenceStage::step(flow::Nanos now, std::size_t budget) noexcept {
         if (a.filled) push_close(*a.filled);
         ++moved;
         progressed = true;
-        if (!drain_outputs(now)) return flow::Step::blocked;
+        // An input item was taken: report progress (so the upstream is
+        // woken) even if what it produced must wait for room.
+        if (!drain_outputs(now)) return flow::Step::progressed;
     }
 
     if (moved < budget && m_input.closed_and_empty()) {

@@ -95,6 +95,10 @@ flow::Step SignStage::step(flow::Nanos now, std::size_t budget) noexcept {
     if (!emit(now, moved)) return moved ? flow::Step::progressed : flow::Step::blocked;
 
     // The chunk is all out: take the next one, no bigger than the UTXOs ready.
+    // A closed, empty ring will never fund another job: those jobs fail
+    // (job_failed, no UTXO spent) rather than wait forever.
+    const bool unfundable = m_ring.closed() && m_ring.available() == 0;
+    if (unfundable) return fail_unfunded(now, budget, moved);
     const std::size_t want = std::min({budget, m_options.max_chunk, m_ring.available()});
     if (want == 0) {
         // budget and max_chunk are at least 1, so the ring is empty.
@@ -138,6 +142,31 @@ flow::Step SignStage::step(flow::Nanos now, std::size_t budget) noexcept {
         counters().add_rejected(failed);
     }
 
+    emit(now, moved);
+    return flow::Step::progressed;
+}
+
+flow::Step SignStage::fail_unfunded(flow::Nanos now, std::size_t budget, bool moved) noexcept {
+    const std::size_t n = m_in.try_dequeue_bulk(m_jobs.begin(), std::min(budget, m_options.max_chunk));
+    if (n == 0) {
+        if (m_input.closed_and_empty()) return finish();
+        return moved ? flow::Step::progressed : flow::Step::idle;
+    }
+    counters().add_in(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        m_jobs[i].utxo = chain::Utxo{};
+        m_jobs[i].txid = chain::Hash256{};
+        m_jobs[i].raw.size = 0;
+        m_jobs[i].ef.size = 0;
+        m_ok[i] = 0;
+    }
+    m_count = n;
+    m_emitted = 0;
+    m_head_fact_out = false;
+    m_held.store(n, std::memory_order_relaxed);
+    bump(m_failed, n);
+    bump(m_unfunded, n);
+    counters().add_rejected(n);
     emit(now, moved);
     return flow::Step::progressed;
 }

@@ -113,6 +113,8 @@ class SignStage final : public flow::Stage {
     // UTXOs taken from the ring that could not fund a transaction, dropped.
     std::uint64_t dirty_utxos() const noexcept { return m_dirty.load(std::memory_order_relaxed); }
     // step() calls that found jobs waiting and no UTXO in the ring.
+    // Jobs failed because the ring was closed and empty (no UTXO will come).
+    std::uint64_t unfunded() const noexcept { return m_unfunded.load(std::memory_order_relaxed); }
     std::uint64_t utxo_waits() const noexcept {
         return m_utxo_waits.load(std::memory_order_relaxed);
     }
@@ -126,6 +128,7 @@ class SignStage final : public flow::Stage {
 
     // Builds and signs slots [0, m_count) of the chunk.
     void sign_chunk() noexcept;
+    flow::Step fail_unfunded(flow::Nanos now, std::size_t budget, bool moved) noexcept;
     // Hands on the chunk from m_emitted; true once all of it is out. Sets
     // `moved` if anything left.
     bool emit(flow::Nanos now, bool& moved) noexcept;
@@ -157,6 +160,7 @@ class SignStage final : public flow::Stage {
     std::atomic<std::uint64_t> m_failed{0};
     std::atomic<std::uint64_t> m_dirty{0};
     std::atomic<std::uint64_t> m_utxo_waits{0};
+    std::atomic<std::uint64_t> m_unfunded{0};
     std::atomic<std::size_t> m_held{0};
 };
 

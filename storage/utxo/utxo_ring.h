@@ -80,6 +80,12 @@ class UtxoRing {
 
     // --- any thread ---------------------------------------------------------
 
+    // End of supply: no more pushes will come (a fixed file of UTXOs, no
+    // replenisher). Once closed and empty, the sign stage fails the jobs it
+    // cannot fund instead of waiting for UTXOs forever.
+    void close() noexcept { m_closed.store(true, std::memory_order_release); }
+    bool closed() const noexcept { return m_closed.load(std::memory_order_acquire); }
+
     // UTXOs in the ring, exact at some instant during the call.
     std::size_t depth() const noexcept;
     std::size_t size() const noexcept { return depth(); }  // for flow::depth_gauge_of
@@ -100,6 +106,7 @@ class UtxoRing {
     // Producer's line: its index, and its last look at the consumer's.
     alignas(k_line) std::atomic<std::uint64_t> m_tail{0};
     std::uint64_t m_head_seen = 0;
+    std::atomic<bool> m_closed{false};
 };
 
 // A slot is the UTXO itself; keep it small (the 256 MB budget for a

@@ -17,12 +17,12 @@ ensure_bsv_sdk() {
   sdk_dir="$scratch_root/bsv-sdk"
   local installed="$sdk_dir/node_modules/@bsv/sdk/package.json"
   mkdir -p "$sdk_dir"
-  if [[ ! -f "$installed" ]] || ! grep -q '"version": *"1\.' "$installed"; then
+  if [[ ! -f "$installed" ]] || ! grep -q '"version": *"1\.10\.4"' "$installed"; then
     # A package.json of its own keeps npm from walking up into the repository.
     [[ -f "$sdk_dir/package.json" ]] || echo '{"private": true}' >"$sdk_dir/package.json"
-    echo "crosscheck: installing @bsv/sdk@1 into $sdk_dir"
-    (cd "$sdk_dir" && npm install --no-audit --no-fund --silent @bsv/sdk@1) ||
-      fail "npm install @bsv/sdk@1 failed in $sdk_dir: it needs the npm registry (or a warm npm cache); check the network or npm proxy settings"
+    echo "crosscheck: installing @bsv/sdk@1.10.4 into $sdk_dir"
+    (cd "$sdk_dir" && npm install --no-audit --no-fund --silent @bsv/sdk@1.10.4) ||
+      fail "npm install @bsv/sdk@1.10.4 failed in $sdk_dir: it needs the npm registry (or a warm npm cache); check the network or npm proxy settings"
   fi
   [[ -f "$installed" ]] || fail "npm reported success but $installed is missing: delete $sdk_dir and run again"
 

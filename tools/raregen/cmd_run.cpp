@@ -104,6 +104,7 @@ int run_pipeline(const RunOptions& o) {
     utxo::UtxoRing ring(std::max<std::size_t>(utxos.utxos.size(), 1));
     if (ring.try_push_bulk(utxos.utxos) != utxos.utxos.size())
         return internal_error("the UTXO ring refused outpoints it has room for");
+    ring.close();  // the file is all there is: jobs beyond it fail instead of waiting
 
     const auto fee = chain::parse_fee_rate(o.fee_rate);
     if (!fee)
@@ -244,6 +245,7 @@ int run_pipeline(const RunOptions& o) {
     summary["batches"] = pipe->sequence().batches_closed();
     summary["transactions"]["signed"] = pipe->sign().signed_count();
     summary["transactions"]["sign_failed"] = pipe->sign().failed();
+    summary["transactions"]["no_utxo"] = pipe->sign().unfunded();
     summary["transactions"]["written"] = pipe->send().sent();
     summary["transactions"]["write_failed"] = pipe->send().failed();
     summary["utxos"]["loaded"] = utxos.utxos.size();
@@ -264,8 +266,8 @@ int run_pipeline(const RunOptions& o) {
         return internal_error(std::string("reading intents failed: ") +
                               std::strerror(in.input_error()));
     if (pipe->send().flush_failed()) return internal_error("writing " + o.out + " failed");
-    if (in.accepted() > 0 && pipe->sign().signed_count() < in.accepted() && ring.depth() == 0)
-        warn("ran out of UTXOs: " + std::to_string(in.accepted() - pipe->sign().signed_count()) +
+    if (pipe->sign().unfunded() > 0)
+        warn("ran out of UTXOs: " + std::to_string(pipe->sign().unfunded()) +
              " accepted jobs were not signed; load more outpoints (raregen gen utxos)");
     return printed;
 }

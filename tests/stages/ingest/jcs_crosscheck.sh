@@ -30,8 +30,8 @@ installed="$scratch/node_modules/canonicalize/package.json"
 if [[ ! -f "$installed" ]] || ! grep -q '"version": *"2\.' "$installed"; then
   # A package.json of its own keeps npm from walking up into the repository.
   [[ -f "$scratch/package.json" ]] || echo '{"private": true}' >"$scratch/package.json"
-  (cd "$scratch" && npm install --no-audit --no-fund --silent canonicalize@2) ||
-    fail "npm install canonicalize@2 failed in $scratch: it needs access to registry.npmjs.org (or a warm npm cache); check the network or npm proxy settings"
+  (cd "$scratch" && npm install --no-audit --no-fund --silent canonicalize@2.1.0) ||
+    fail "npm install canonicalize@2.1.0 failed in $scratch: it needs the npm registry (or a warm npm cache); check the network or npm proxy settings"
 fi
 
 work="$scratch/run"

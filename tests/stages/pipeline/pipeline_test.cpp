@@ -267,6 +267,22 @@ TEST(Pipeline, EmptyRingHoldsJobsAndLosesNone) {
     expect_consistent(jobs);
 }
 
+TEST(Pipeline, ClosedRingFailsUnfundedJobsInsteadOfWaiting) {
+    const Intents in = make_intents(50, 0.0, 4);
+    PipelineRun r(in, 20, 8, 50);
+    r.ring.close();  // these 20 are all there will be
+    const int fd = temp_input(in.text);
+    r.build(fd);
+    r.pipe->run();  // returns: nothing waits for UTXOs that cannot come
+    ::close(fd);
+    EXPECT_EQ(r.pipe->ingest().accepted(), 50u);
+    EXPECT_EQ(r.sink.count(), 20u);
+    EXPECT_EQ(r.pipe->sign().unfunded(), 30u);
+    EXPECT_EQ(r.facts.count(model::FactKind::job_failed), 30u);
+    EXPECT_EQ(r.facts.count(model::FactKind::tx_signed), 20u);
+    expect_consistent(r.sink.jobs());
+}
+
 TEST(Pipeline, StopMidRunLosesNothingAccepted) {
     const Intents in = make_intents(2000, 0.0, 13);
     PipelineRun r(in, 2000, 16, 2000);
