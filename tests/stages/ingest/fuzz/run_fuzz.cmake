@@ -1,0 +1,37 @@
+# ctest driver for fuzz.intent (cmake -P): writes the seed corpus with
+# SEEDER into a fresh temporary directory, runs the fuzzer over it, and
+# removes the directory. Crash reproducers go to ARTIFACTS so they outlive
+# the run.
+#
+# Variables: FUZZER, SEEDER, DICT, ARTIFACTS, FUZZ_ARGS (a ;-list of
+# libFuzzer flags).
+foreach(v FUZZER SEEDER DICT ARTIFACTS)
+  if(NOT DEFINED ${v})
+    message(FATAL_ERROR "run_fuzz.cmake: pass -D${v}=...")
+  endif()
+endforeach()
+
+if(DEFINED ENV{TMPDIR} AND IS_DIRECTORY "$ENV{TMPDIR}")
+  set(tmp_root "$ENV{TMPDIR}")
+else()
+  set(tmp_root "/tmp")
+endif()
+string(RANDOM LENGTH 12 suffix)
+set(corpus "${tmp_root}/raregen_fuzz_intent_${suffix}")
+file(MAKE_DIRECTORY "${corpus}" "${ARTIFACTS}")
+
+execute_process(COMMAND "${SEEDER}" "${corpus}" RESULT_VARIABLE seed_rc)
+if(NOT seed_rc EQUAL 0)
+  file(REMOVE_RECURSE "${corpus}")
+  message(FATAL_ERROR "seed generation failed (${seed_rc}): run ${SEEDER} DIR by hand to see why")
+endif()
+
+execute_process(COMMAND "${FUZZER}" ${FUZZ_ARGS} "-dict=${DICT}" "-artifact_prefix=${ARTIFACTS}/"
+                        -print_final_stats=1 "${corpus}"
+                RESULT_VARIABLE fuzz_rc)
+file(REMOVE_RECURSE "${corpus}")
+if(NOT fuzz_rc EQUAL 0)
+  message(FATAL_ERROR
+    "the fuzzer found a failing input (exit ${fuzz_rc}); the reproducer is in ${ARTIFACTS}/: "
+    "replay it with ${FUZZER} <file>")
+endif()
