@@ -17,14 +17,16 @@ int alphabet_index(char c) {
 
 std::string base58_encode(ByteSpan data) {
     std::size_t zeros = 0;
-    while (zeros < data.size() && data[zeros] == 0) ++zeros;
+    while (zeros < data.size() && data[zeros] == 0)
+        ++zeros;
     // log(256)/log(58) < 1.38: enough base-58 digits for the rest.
     std::vector<std::uint8_t> digits((data.size() - zeros) * 138 / 100 + 1, 0);
     std::size_t used = 0;
     for (std::size_t i = zeros; i < data.size(); ++i) {
         unsigned carry = data[i];
         std::size_t j = 0;
-        for (auto it = digits.rbegin(); (carry != 0 || j < used) && it != digits.rend(); ++it, ++j) {
+        for (auto it = digits.rbegin(); (carry != 0 || j < used) && it != digits.rend();
+             ++it, ++j) {
             carry += 256u * *it;
             *it = static_cast<std::uint8_t>(carry % 58);
             carry /= 58;
@@ -32,15 +34,18 @@ std::string base58_encode(ByteSpan data) {
         used = j;
     }
     auto it = digits.begin() + static_cast<std::ptrdiff_t>(digits.size() - used);
-    while (it != digits.end() && *it == 0) ++it;
+    while (it != digits.end() && *it == 0)
+        ++it;
     std::string out(zeros, '1');
-    for (; it != digits.end(); ++it) out.push_back(k_alphabet[*it]);
+    for (; it != digits.end(); ++it)
+        out.push_back(k_alphabet[*it]);
     return out;
 }
 
 std::optional<Bytes> base58_decode(std::string_view text) {
     std::size_t ones = 0;
-    while (ones < text.size() && text[ones] == '1') ++ones;
+    while (ones < text.size() && text[ones] == '1')
+        ++ones;
     // log(58)/log(256) < 0.733
     std::vector<std::uint8_t> bytes((text.size() - ones) * 733 / 1000 + 1, 0);
     std::size_t used = 0;
@@ -57,7 +62,8 @@ std::optional<Bytes> base58_decode(std::string_view text) {
         used = j;
     }
     auto it = bytes.begin() + static_cast<std::ptrdiff_t>(bytes.size() - used);
-    while (it != bytes.end() && *it == 0) ++it;
+    while (it != bytes.end() && *it == 0)
+        ++it;
     Bytes out(ones, 0);
     out.insert(out.end(), it, bytes.end());
     return out;
@@ -75,7 +81,8 @@ std::optional<Bytes> base58check_decode(std::string_view text) {
     if (!raw || raw->size() < 4) return std::nullopt;
     const std::size_t n = raw->size() - 4;
     const Hash256 check = sha256d(ByteSpan(raw->data(), n));
-    if (!std::equal(check.begin(), check.begin() + 4, raw->begin() + static_cast<std::ptrdiff_t>(n)))
+    if (!std::equal(check.begin(), check.begin() + 4,
+                    raw->begin() + static_cast<std::ptrdiff_t>(n)))
         return std::nullopt;
     raw->resize(n);
     return raw;

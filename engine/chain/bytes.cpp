@@ -49,11 +49,13 @@ std::optional<Bytes> from_hex(std::string_view hex) {
 }
 
 void Writer::u32le(std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) m_out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    for (int i = 0; i < 4; ++i)
+        m_out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 
 void Writer::u64le(std::uint64_t v) {
-    for (int i = 0; i < 8; ++i) m_out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    for (int i = 0; i < 8; ++i)
+        m_out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
 }
 
 void Writer::compact_size(std::uint64_t v) {
@@ -81,7 +83,8 @@ bool Reader::u8(std::uint8_t& v) {
 bool Reader::u32le(std::uint32_t& v) {
     if (remaining() < 4) return false;
     v = 0;
-    for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(m_data[m_pos + i]) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+        v |= static_cast<std::uint32_t>(m_data[m_pos + i]) << (8 * i);
     m_pos += 4;
     return true;
 }
@@ -89,7 +92,8 @@ bool Reader::u32le(std::uint32_t& v) {
 bool Reader::u64le(std::uint64_t& v) {
     if (remaining() < 8) return false;
     v = 0;
-    for (int i = 0; i < 8; ++i) v |= static_cast<std::uint64_t>(m_data[m_pos + i]) << (8 * i);
+    for (int i = 0; i < 8; ++i)
+        v |= static_cast<std::uint64_t>(m_data[m_pos + i]) << (8 * i);
     m_pos += 8;
     return true;
 }

@@ -34,7 +34,7 @@ template <std::size_t N>
 std::optional<std::array<std::uint8_t, N>> from_hex_fixed(std::string_view hex);
 
 class Writer {
-public:
+  public:
     explicit Writer(Bytes& out) : m_out(out) {}
     void u8(std::uint8_t v) { m_out.push_back(v); }
     void u32le(std::uint32_t v);
@@ -51,7 +51,7 @@ public:
     }
     std::size_t size() const { return m_out.size(); }
 
-private:
+  private:
     Bytes& m_out;
 };
 
@@ -61,7 +61,7 @@ constexpr std::size_t compact_size_len(std::uint64_t v) {
 }
 
 class Reader {
-public:
+  public:
     explicit Reader(ByteSpan data) : m_data(data) {}
     bool u8(std::uint8_t& v);
     bool u32le(std::uint32_t& v);
@@ -78,7 +78,7 @@ public:
     std::size_t remaining() const { return m_data.size() - m_pos; }
     bool last_was_non_minimal() const { return m_non_minimal; }
 
-private:
+  private:
     ByteSpan m_data;
     std::size_t m_pos = 0;
     bool m_non_minimal = false;

@@ -9,11 +9,16 @@ namespace raregen::chain {
 
 std::string_view verify_error_message(VerifyError e) {
     switch (e) {
-        case VerifyError::ok: return "ok";
-        case VerifyError::bad_public_key: return "public key is not a valid secp256k1 point";
-        case VerifyError::bad_der: return "signature is not strict DER";
-        case VerifyError::high_s: return "signature is not low-S (s > n/2)";
-        case VerifyError::bad_signature: return "signature does not verify";
+        case VerifyError::ok:
+            return "ok";
+        case VerifyError::bad_public_key:
+            return "public key is not a valid secp256k1 point";
+        case VerifyError::bad_der:
+            return "signature is not strict DER";
+        case VerifyError::high_s:
+            return "signature is not low-S (s > n/2)";
+        case VerifyError::bad_signature:
+            return "signature does not verify";
     }
     return "unknown";
 }
@@ -28,7 +33,9 @@ Secp256k1::Secp256k1() : m_ctx(secp256k1_context_create(SECP256K1_CONTEXT_NONE))
     }
 }
 
-Secp256k1::~Secp256k1() { secp256k1_context_destroy(m_ctx); }
+Secp256k1::~Secp256k1() {
+    secp256k1_context_destroy(m_ctx);
+}
 
 Secp256k1& Secp256k1::for_this_thread() {
     thread_local Secp256k1 ctx;
@@ -37,7 +44,8 @@ Secp256k1& Secp256k1::for_this_thread() {
 
 bool Secp256k1::sign(const Hash256& digest, const PrivateKey& key, DerSignature& out) const {
     secp256k1_ecdsa_signature sig;
-    if (secp256k1_ecdsa_sign(m_ctx, &sig, digest.data(), key.secret().data(), nullptr, nullptr) != 1)
+    if (secp256k1_ecdsa_sign(m_ctx, &sig, digest.data(), key.secret().data(), nullptr, nullptr) !=
+        1)
         return false;
     std::size_t len = out.bytes.size();
     if (secp256k1_ecdsa_signature_serialize_der(m_ctx, out.bytes.data(), &len, &sig) != 1)
@@ -58,7 +66,7 @@ VerifyError Secp256k1::verify(const Hash256& digest, ByteSpan sig, ByteSpan pubk
     if (secp256k1_ecdsa_signature_normalize(m_ctx, &s, &s) == 1 && !allow_high_s)
         return VerifyError::high_s;
     return secp256k1_ecdsa_verify(m_ctx, &s, digest.data(), &pk) == 1 ? VerifyError::ok
-                                                                       : VerifyError::bad_signature;
+                                                                      : VerifyError::bad_signature;
 }
 
 bool Secp256k1::public_key(const PrivateKey& key, bool compressed, PublicKey& out) const {

@@ -37,7 +37,7 @@ enum class VerifyError : std::uint8_t {
 std::string_view verify_error_message(VerifyError e);
 
 class Secp256k1 {
-public:
+  public:
     Secp256k1();  // creates and randomizes a context; throws on failure (start-up)
     ~Secp256k1();
     Secp256k1(const Secp256k1&) = delete;
@@ -60,7 +60,7 @@ public:
 
     secp256k1_context_struct* raw() const { return m_ctx; }
 
-private:
+  private:
     secp256k1_context_struct* m_ctx;
 };
 

@@ -23,7 +23,8 @@ std::optional<FeeRate> parse_fee_rate(std::string_view text) {
                !parse_u64(text.substr(slash + 1), r.bytes)) {
         return std::nullopt;
     }
-    if (r.bytes == 0 || r.bytes > k_max_rate_part || r.satoshis > k_max_rate_part) return std::nullopt;
+    if (r.bytes == 0 || r.bytes > k_max_rate_part || r.satoshis > k_max_rate_part)
+        return std::nullopt;
     return r;
 }
 

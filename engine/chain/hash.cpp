@@ -38,11 +38,17 @@ Hash160 ripemd160(ByteSpan data) {
     return out;
 }
 
-Hash160 hash160(ByteSpan data) { return ripemd160(sha256(data)); }
+Hash160 hash160(ByteSpan data) {
+    return ripemd160(sha256(data));
+}
 
-Sha256::Sha256() { SHA256_Init(reinterpret_cast<SHA256_CTX*>(m_state)); }
+Sha256::Sha256() {
+    SHA256_Init(reinterpret_cast<SHA256_CTX*>(m_state));
+}
 
-Sha256& Sha256::update(ByteSpan data) { return update(data.data(), data.size()); }
+Sha256& Sha256::update(ByteSpan data) {
+    return update(data.data(), data.size());
+}
 
 Sha256& Sha256::update(const void* data, std::size_t len) {
     SHA256_Update(reinterpret_cast<SHA256_CTX*>(m_state), data, len);

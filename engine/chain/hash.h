@@ -24,14 +24,14 @@ Hash160 hash160(ByteSpan data);
 // Incremental SHA-256; finalize_double() gives SHA256(SHA256(all input)).
 // Copyable, so a common prefix can be hashed once and the state reused.
 class Sha256 {
-public:
+  public:
     Sha256();
     Sha256& update(ByteSpan data);
     Sha256& update(const void* data, std::size_t len);
     Hash256 finalize();
     Hash256 finalize_double();
 
-private:
+  private:
     // Large enough for OpenSSL's SHA256_CTX (checked in hash.cpp), kept opaque
     // so OpenSSL's headers stay out of every includer.
     alignas(8) unsigned char m_state[128];

@@ -21,7 +21,9 @@ std::string_view network_name(Network net) {
     return net == Network::mainnet ? "mainnet" : "testnet";
 }
 
-PrivateKey::~PrivateKey() { OPENSSL_cleanse(m_secret.data(), m_secret.size()); }
+PrivateKey::~PrivateKey() {
+    OPENSSL_cleanse(m_secret.data(), m_secret.size());
+}
 
 std::optional<PrivateKey> PrivateKey::from_bytes(ByteSpan secret) {
     if (!Secp256k1::for_this_thread().valid_secret(secret)) return std::nullopt;
@@ -45,11 +47,14 @@ std::string_view wif_error_message(WifError e) {
     switch (e) {
         case WifError::not_base58check:
             return "not a WIF key: not valid base58check (bad character or checksum)";
-        case WifError::bad_length: return "not a WIF key: wrong length";
+        case WifError::bad_length:
+            return "not a WIF key: wrong length";
         case WifError::bad_prefix:
             return "not a WIF key: version byte is neither 0x80 (mainnet) nor 0xef (testnet)";
-        case WifError::bad_compression_flag: return "not a WIF key: compression flag is not 0x01";
-        case WifError::out_of_range: return "WIF key is out of range for secp256k1";
+        case WifError::bad_compression_flag:
+            return "not a WIF key: compression flag is not 0x01";
+        case WifError::out_of_range:
+            return "WIF key is out of range for secp256k1";
     }
     return "not a WIF key";
 }

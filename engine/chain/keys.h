@@ -21,7 +21,7 @@ enum class Network : std::uint8_t { mainnet, testnet };  // testnet also covers 
 std::string_view network_name(Network net);
 
 class PrivateKey {
-public:
+  public:
     // A key from 32 secret bytes; nullopt unless 0 < secret < n (the curve order).
     static std::optional<PrivateKey> from_bytes(ByteSpan secret);
     // A fresh key from the OS CSPRNG. Throws std::runtime_error only if the
@@ -34,7 +34,7 @@ public:
 
     const std::array<std::uint8_t, 32>& secret() const { return m_secret; }
 
-private:
+  private:
     PrivateKey() = default;
     std::array<std::uint8_t, 32> m_secret{};
 };
@@ -54,7 +54,13 @@ struct WifKey {
 };
 
 // Why a WIF was refused; wif_error_message() says it in words (never echoing the input).
-enum class WifError : std::uint8_t { not_base58check, bad_length, bad_prefix, bad_compression_flag, out_of_range };
+enum class WifError : std::uint8_t {
+    not_base58check,
+    bad_length,
+    bad_prefix,
+    bad_compression_flag,
+    out_of_range
+};
 std::string_view wif_error_message(WifError e);
 
 struct WifResult {

@@ -18,7 +18,8 @@ std::size_t unlocking_size_max(const PublicationKey& key) {
 
 std::size_t payload_bytes(std::span<const ByteSpan> pushes) {
     std::size_t n = 0;
-    for (const ByteSpan& p : pushes) n += p.size();
+    for (const ByteSpan& p : pushes)
+        n += p.size();
     return n;
 }
 
@@ -78,7 +79,8 @@ BuildResult PublicationBuilder::build(const PublicationKey& key, const Utxo& utx
     }
     const std::uint64_t value = static_cast<std::uint64_t>(utxo.value);
     const std::uint64_t fee = options.fee_rate.fee_for(estimated_size(key, pushes, options.change));
-    const std::uint64_t needed = fee + (options.change ? 1 : 0);  // change must not be dust (< 1 sat)
+    const std::uint64_t needed =
+        fee + (options.change ? 1 : 0);  // change must not be dust (< 1 sat)
     if (value < needed) {
         res.error = BuildError::insufficient_funds;
         res.needed = needed;
@@ -107,7 +109,8 @@ BuildResult PublicationBuilder::build(const PublicationKey& key, const Utxo& utx
     pre.update(version, 4);
     std::uint8_t outpoint[36];
     std::memcpy(outpoint, utxo.outpoint.txid.data(), 32);
-    for (int i = 0; i < 4; ++i) outpoint[32 + i] = static_cast<std::uint8_t>(utxo.outpoint.vout >> (8 * i));
+    for (int i = 0; i < 4; ++i)
+        outpoint[32 + i] = static_cast<std::uint8_t>(utxo.outpoint.vout >> (8 * i));
     pre.update(sha256d(ByteSpan(outpoint, 36)));
     pre.update(hash_sequence_single_final());
     pre.update(outpoint, 36);
@@ -115,12 +118,14 @@ BuildResult PublicationBuilder::build(const PublicationKey& key, const Utxo& utx
     pre.update(&script_len, 1);
     pre.update(key.locking_script());
     std::uint8_t amount[8];
-    for (int i = 0; i < 8; ++i) amount[i] = static_cast<std::uint8_t>(value >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        amount[i] = static_cast<std::uint8_t>(value >> (8 * i));
     pre.update(amount, 8);
     const std::uint8_t seq_and_outputs_marker[4] = {0xff, 0xff, 0xff, 0xff};
     pre.update(seq_and_outputs_marker, 4);
     pre.update(sha256d(m_outputs));
-    const std::uint8_t tail[8] = {0, 0, 0, 0, static_cast<std::uint8_t>(sighash::k_all_forkid), 0, 0, 0};
+    const std::uint8_t tail[8] = {0, 0, 0, 0, static_cast<std::uint8_t>(sighash::k_all_forkid),
+                                  0, 0, 0};
     pre.update(tail, 8);  // lock_time 0, then sighash type as uint32
     const Hash256 digest = pre.finalize_double();
 
@@ -169,7 +174,8 @@ BuildResult PublicationBuilder::build(const PublicationKey& key, const Utxo& utx
 
 std::string build_error_message(const BuildResult& r) {
     switch (r.error) {
-        case BuildError::ok: return "ok";
+        case BuildError::ok:
+            return "ok";
         case BuildError::payload_too_large:
             return "payload of " + std::to_string(r.needed) + " bytes exceeds the maximum of " +
                    std::to_string(r.available) + " bytes; split the data or raise the maximum";
@@ -180,7 +186,8 @@ std::string build_error_message(const BuildResult& r) {
                    "UTXO, a smaller payload or a lower fee rate";
         case BuildError::invalid_input_value:
             return "input value must be between 0 and 21,000,000 BSV in satoshis";
-        case BuildError::signing_failed: return "signing failed: the private key is invalid";
+        case BuildError::signing_failed:
+            return "signing failed: the private key is invalid";
     }
     return "unknown build error";
 }

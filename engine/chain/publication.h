@@ -26,14 +26,14 @@ namespace raregen::chain {
 
 // The signing key with everything derived from it, computed once.
 class PublicationKey {
-public:
+  public:
     explicit PublicationKey(const PrivateKey& key, bool compressed = true);
     const PrivateKey& private_key() const { return m_key; }
     const PublicKey& public_key() const { return m_public; }
     const Hash160& pubkey_hash() const { return m_hash; }
     const P2pkhScript& locking_script() const { return m_lock; }
 
-private:
+  private:
     PrivateKey m_key;
     PublicKey m_public;
     Hash160 m_hash;
@@ -47,27 +47,27 @@ struct Utxo {
 };
 
 struct PublicationOptions {
-    bool change = false;         // add a change output to the key's address
-    FeeRate fee_rate{};          // default 100 sat / 1000 bytes
+    bool change = false;                              // add a change output to the key's address
+    FeeRate fee_rate{};                               // default 100 sat / 1000 bytes
     std::size_t max_payload = k_default_max_payload;  // total bytes of all pushes
     static constexpr std::size_t k_default_max_payload = 100'000;
 };
 
 enum class BuildError : std::uint8_t {
     ok,
-    payload_too_large,     // pushes exceed options.max_payload
-    insufficient_funds,    // input value < fee (+ 1 sat change when change is on)
-    invalid_input_value,   // input value negative or above 21e6 BSV
-    signing_failed,        // libsecp256k1 refused (cannot happen with a valid key)
+    payload_too_large,    // pushes exceed options.max_payload
+    insufficient_funds,   // input value < fee (+ 1 sat change when change is on)
+    invalid_input_value,  // input value negative or above 21e6 BSV
+    signing_failed,       // libsecp256k1 refused (cannot happen with a valid key)
 };
 
 struct BuildResult {
     BuildError error = BuildError::ok;
-    Hash256 txid{};              // internal order
-    std::size_t raw_size = 0;    // standard serialization
-    std::size_t ef_size = 0;     // 0 unless EF was requested
-    std::uint64_t fee = 0;       // input value - outputs
-    std::int64_t change = 0;     // 0 without change
+    Hash256 txid{};            // internal order
+    std::size_t raw_size = 0;  // standard serialization
+    std::size_t ef_size = 0;   // 0 unless EF was requested
+    std::uint64_t fee = 0;     // input value - outputs
+    std::int64_t change = 0;   // 0 without change
     // Details for messages: what was needed vs available.
     std::uint64_t needed = 0;
     std::uint64_t available = 0;
@@ -77,22 +77,21 @@ struct BuildResult {
 std::string build_error_message(const BuildResult& r);
 
 class PublicationBuilder {
-public:
+  public:
     // Writes the signed transaction's standard bytes to `raw` and, if `ef` is
     // not null, its Extended Format bytes to `ef` (both cleared first).
     // Signs with the calling thread's secp256k1 context.
-    BuildResult build(const PublicationKey& key, const Utxo& utxo,
-                      std::span<const ByteSpan> pushes, const PublicationOptions& options,
-                      Bytes& raw, Bytes* ef);
+    BuildResult build(const PublicationKey& key, const Utxo& utxo, std::span<const ByteSpan> pushes,
+                      const PublicationOptions& options, Bytes& raw, Bytes* ef);
 
     // Standard size of the transaction build() would make, assuming the
     // largest low-S signature (the fee is computed on this size).
     static std::size_t estimated_size(const PublicationKey& key, std::span<const ByteSpan> pushes,
                                       bool change);
 
-private:
-    Bytes m_outputs;   // serialized outputs (hashed for the sighash, then copied)
-    Bytes m_unlock;    // unlocking script
+  private:
+    Bytes m_outputs;  // serialized outputs (hashed for the sighash, then copied)
+    Bytes m_unlock;   // unlocking script
 };
 
 // The RareGen payload {"p":"sl-drm","v":1,"hash":"<64 hex>"} for a record

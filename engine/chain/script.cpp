@@ -45,20 +45,25 @@ void write_push(Writer& w, ByteSpan data) {
 void write_data_script(Writer& w, std::span<const ByteSpan> pushes) {
     w.u8(op::k_false);
     w.u8(op::k_return);
-    for (const ByteSpan& p : pushes) write_push(w, p);
+    for (const ByteSpan& p : pushes)
+        write_push(w, p);
 }
 
 std::size_t data_script_size(std::span<const ByteSpan> pushes) {
     std::size_t n = 2;
-    for (const ByteSpan& p : pushes) n += push_prefix_size(p.size()) + p.size();
+    for (const ByteSpan& p : pushes)
+        n += push_prefix_size(p.size()) + p.size();
     return n;
 }
 
 std::string_view script_type_name(ScriptType t) {
     switch (t) {
-        case ScriptType::p2pkh: return "p2pkh";
-        case ScriptType::data: return "data";
-        case ScriptType::other: return "other";
+        case ScriptType::p2pkh:
+            return "p2pkh";
+        case ScriptType::data:
+            return "data";
+        case ScriptType::other:
+            return "other";
     }
     return "other";
 }

@@ -6,13 +6,15 @@ namespace {
 
 void put_u32(Sha256& h, std::uint32_t v) {
     const std::uint8_t b[4] = {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8),
-                               static_cast<std::uint8_t>(v >> 16), static_cast<std::uint8_t>(v >> 24)};
+                               static_cast<std::uint8_t>(v >> 16),
+                               static_cast<std::uint8_t>(v >> 24)};
     h.update(b, 4);
 }
 
 void put_u64(Sha256& h, std::uint64_t v) {
     std::uint8_t b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        b[i] = static_cast<std::uint8_t>(v >> (8 * i));
     h.update(b, 8);
 }
 
@@ -21,7 +23,8 @@ void put_compact_size(Sha256& h, std::uint64_t v) {
         const std::uint8_t b = static_cast<std::uint8_t>(v);
         h.update(&b, 1);
     } else if (v <= 0xffff) {
-        const std::uint8_t b[3] = {0xfd, static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
+        const std::uint8_t b[3] = {0xfd, static_cast<std::uint8_t>(v),
+                                   static_cast<std::uint8_t>(v >> 8)};
         h.update(b, 3);
     } else if (v <= 0xffffffffULL) {
         const std::uint8_t b = 0xfe;
@@ -50,7 +53,8 @@ SighashCache SighashCache::compute(const Transaction& tx) {
         put_u32(prevouts, in.prevout.vout);
         put_u32(sequence, in.sequence);
     }
-    for (const TxOut& o : tx.outputs) put_output(outputs, o);
+    for (const TxOut& o : tx.outputs)
+        put_output(outputs, o);
     c.prevouts = prevouts.finalize_double();
     c.sequence = sequence.finalize_double();
     c.outputs = outputs.finalize_double();
@@ -76,8 +80,9 @@ Hash256 signature_hash(const Transaction& tx, const SighashCache& cache, std::si
     Sha256 h;
     put_u32(h, static_cast<std::uint32_t>(tx.version));
     h.update(anyone_can_pay ? zero : cache.prevouts);
-    h.update(anyone_can_pay || base == sighash::k_single || base == sighash::k_none ? zero
-                                                                                    : cache.sequence);
+    h.update(anyone_can_pay || base == sighash::k_single || base == sighash::k_none
+                 ? zero
+                 : cache.sequence);
     h.update(in.prevout.txid);
     put_u32(h, in.prevout.vout);
     put_compact_size(h, script_code.size());

@@ -21,7 +21,9 @@ std::string format_outpoint(const OutPoint& o) {
     return hash_to_display(o.txid) + ":" + std::to_string(o.vout);
 }
 
-std::string hash_to_display(const Hash256& h) { return to_hex_reversed(h); }
+std::string hash_to_display(const Hash256& h) {
+    return to_hex_reversed(h);
+}
 
 std::optional<Hash256> hash_from_display(std::string_view hex) {
     auto h = from_hex_fixed<32>(hex);
@@ -59,7 +61,8 @@ bool serialize(const Transaction& tx, TxFormat format, Bytes& out) {
         if (format == TxFormat::extended) write_output(w, *in.prev);
     }
     w.compact_size(tx.outputs.size());
-    for (const TxOut& o : tx.outputs) write_output(w, o);
+    for (const TxOut& o : tx.outputs)
+        write_output(w, o);
     w.u32le(tx.lock_time);
     return true;
 }
@@ -72,25 +75,33 @@ Bytes serialize(const Transaction& tx) {
 }
 
 std::size_t standard_size(const Transaction& tx) {
-    std::size_t n = 4 + compact_size_len(tx.inputs.size()) + compact_size_len(tx.outputs.size()) + 4;
+    std::size_t n =
+        4 + compact_size_len(tx.inputs.size()) + compact_size_len(tx.outputs.size()) + 4;
     for (const TxIn& in : tx.inputs)
         n += 36 + compact_size_len(in.script_sig.size()) + in.script_sig.size() + 4;
-    for (const TxOut& o : tx.outputs) n += 8 + compact_size_len(o.script.size()) + o.script.size();
+    for (const TxOut& o : tx.outputs)
+        n += 8 + compact_size_len(o.script.size()) + o.script.size();
     return n;
 }
 
-Hash256 compute_txid(const Transaction& tx) { return sha256d(serialize(tx)); }
+Hash256 compute_txid(const Transaction& tx) {
+    return sha256d(serialize(tx));
+}
 
 std::string_view parse_error_message(ParseErrorCode c) {
     switch (c) {
-        case ParseErrorCode::ok: return "ok";
-        case ParseErrorCode::truncated: return "transaction data ends inside a field (truncated)";
+        case ParseErrorCode::ok:
+            return "ok";
+        case ParseErrorCode::truncated:
+            return "transaction data ends inside a field (truncated)";
         case ParseErrorCode::non_minimal_size:
             return "a CompactSize is not minimally encoded (the node refuses it)";
         case ParseErrorCode::count_too_large:
             return "an input or output count is larger than the remaining data can hold";
-        case ParseErrorCode::length_too_large: return "a script length runs past the end of the data";
-        case ParseErrorCode::trailing_bytes: return "bytes remain after lock_time";
+        case ParseErrorCode::length_too_large:
+            return "a script length runs past the end of the data";
+        case ParseErrorCode::trailing_bytes:
+            return "bytes remain after lock_time";
     }
     return "unknown parse error";
 }
@@ -147,7 +158,8 @@ ParseResult parse_transaction(ByteSpan data, Transaction& tx) {
     }
     // Exactly 10 bytes matching the marker are a standard transaction with no
     // inputs and no outputs (lock_time 0xef000000): EF is always longer.
-    if (data.size() > 10 && std::equal(std::begin(k_ef_marker), std::end(k_ef_marker), data.begin() + 4)) {
+    if (data.size() > 10 &&
+        std::equal(std::begin(k_ef_marker), std::end(k_ef_marker), data.begin() + 4)) {
         p.res.format = TxFormat::extended;
         p.r.skip(6);
     }

@@ -65,11 +65,11 @@ std::optional<Hash256> hash_from_display(std::string_view hex);
 
 enum class ParseErrorCode : std::uint8_t {
     ok,
-    truncated,             // data ends inside a field
-    non_minimal_size,      // a CompactSize that is not minimally encoded
-    count_too_large,       // an input/output count the remaining bytes cannot hold
-    length_too_large,      // a script length past the end of the data
-    trailing_bytes,        // bytes left after lock_time
+    truncated,         // data ends inside a field
+    non_minimal_size,  // a CompactSize that is not minimally encoded
+    count_too_large,   // an input/output count the remaining bytes cannot hold
+    length_too_large,  // a script length past the end of the data
+    trailing_bytes,    // bytes left after lock_time
 };
 std::string_view parse_error_message(ParseErrorCode c);
 

@@ -9,19 +9,26 @@ namespace raregen::chain {
 
 std::string_view input_verify_message(InputVerifyError e) {
     switch (e) {
-        case InputVerifyError::ok: return "ok";
-        case InputVerifyError::no_input: return "no input at that index";
-        case InputVerifyError::prev_not_p2pkh: return "the spent output is not a P2PKH script";
+        case InputVerifyError::ok:
+            return "ok";
+        case InputVerifyError::no_input:
+            return "no input at that index";
+        case InputVerifyError::prev_not_p2pkh:
+            return "the spent output is not a P2PKH script";
         case InputVerifyError::unlocking_not_pushes:
             return "unlocking script is not exactly two pushes <signature> <public key>";
         case InputVerifyError::bad_sighash_type:
             return "sighash type must include FORKID (0x40) with base ALL, NONE or SINGLE";
         case InputVerifyError::pubkey_hash_mismatch:
             return "HASH160 of the public key does not match the locking script";
-        case InputVerifyError::bad_public_key: return "public key is not a valid secp256k1 point";
-        case InputVerifyError::bad_der: return "signature is not strict DER";
-        case InputVerifyError::high_s: return "signature is not low-S";
-        case InputVerifyError::bad_signature: return "signature does not verify";
+        case InputVerifyError::bad_public_key:
+            return "public key is not a valid secp256k1 point";
+        case InputVerifyError::bad_der:
+            return "signature is not strict DER";
+        case InputVerifyError::high_s:
+            return "signature is not low-S";
+        case InputVerifyError::bad_signature:
+            return "signature does not verify";
     }
     return "unknown";
 }
@@ -44,13 +51,18 @@ InputVerifyError verify_p2pkh_input(const Transaction& tx, const SighashCache& c
     if (pubkey.size() != 33 && pubkey.size() != 65) return InputVerifyError::bad_public_key;
     if (hash160(pubkey) != expected) return InputVerifyError::pubkey_hash_mismatch;
     const Hash256 digest = signature_hash(tx, cache, index, prev.script, prev.value, type);
-    switch (Secp256k1::for_this_thread().verify(digest, sig_with_type.first(sig_with_type.size() - 1),
-                                                pubkey)) {
-        case VerifyError::ok: return InputVerifyError::ok;
-        case VerifyError::bad_public_key: return InputVerifyError::bad_public_key;
-        case VerifyError::bad_der: return InputVerifyError::bad_der;
-        case VerifyError::high_s: return InputVerifyError::high_s;
-        case VerifyError::bad_signature: return InputVerifyError::bad_signature;
+    switch (Secp256k1::for_this_thread().verify(
+        digest, sig_with_type.first(sig_with_type.size() - 1), pubkey)) {
+        case VerifyError::ok:
+            return InputVerifyError::ok;
+        case VerifyError::bad_public_key:
+            return InputVerifyError::bad_public_key;
+        case VerifyError::bad_der:
+            return InputVerifyError::bad_der;
+        case VerifyError::high_s:
+            return InputVerifyError::high_s;
+        case VerifyError::bad_signature:
+            return InputVerifyError::bad_signature;
     }
     return InputVerifyError::bad_signature;
 }

@@ -31,7 +31,7 @@ constexpr std::size_t k_fact_kinds = 6;
 std::string_view fact_kind_name(FactKind k);
 
 class FactSink {
-public:
+  public:
     virtual ~FactSink() = default;
     // Records that `kind` happened to `job` at `now`. Returns false, recording
     // nothing, when the sink is full (backpressure).
@@ -40,7 +40,7 @@ public:
 
 // Accepts and counts every fact; what runs when nothing is durable.
 class CountingFactSink final : public FactSink {
-public:
+  public:
     bool try_emit(FactKind kind, const Job&, flow::Nanos) noexcept override {
         m_counts[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
         return true;
@@ -49,7 +49,7 @@ public:
         return m_counts[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
     }
 
-private:
+  private:
     std::atomic<std::uint64_t> m_counts[k_fact_kinds]{};
 };
 

@@ -38,12 +38,18 @@ namespace raregen::model {
 
 std::string_view fact_kind_name(FactKind k) {
     switch (k) {
-        case FactKind::job_accepted: return "job_accepted";
-        case FactKind::batch_closed: return "batch_closed";
-        case FactKind::tx_signed: return "tx_signed";
-        case FactKind::tx_released: return "tx_released";
-        case FactKind::tx_sent: return "tx_sent";
-        case FactKind::job_failed: return "job_failed";
+        case FactKind::job_accepted:
+            return "job_accepted";
+        case FactKind::batch_closed:
+            return "batch_closed";
+        case FactKind::tx_signed:
+            return "tx_signed";
+        case FactKind::tx_released:
+            return "tx_released";
+        case FactKind::tx_sent:
+            return "tx_sent";
+        case FactKind::job_failed:
+            return "job_failed";
     }
     return "unknown";
 }

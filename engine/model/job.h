@@ -54,13 +54,13 @@ struct Job {
     chain::Hash256 record_hash{};  // SHA256(JCS(record)), internal order = as hashed
     flow::Nanos accepted_at{0};
     // sequence
-    std::uint64_t batch_no = 0;    // see sequence::Sequencer::name_of for the text id
-    std::uint32_t batch_seq = 0;   // 1..N within the batch, gap-free
+    std::uint64_t batch_no = 0;   // see sequence::Sequencer::name_of for the text id
+    std::uint32_t batch_seq = 0;  // 1..N within the batch, gap-free
     // sign
     chain::Utxo utxo;
     chain::Hash256 txid{};
-    TxBytes raw;                   // standard serialization
-    TxBytes ef;                    // Extended Format (what ARC is sent)
+    TxBytes raw;  // standard serialization
+    TxBytes ef;   // Extended Format (what ARC is sent)
     // gate
     flow::Nanos released_at{0};
 };

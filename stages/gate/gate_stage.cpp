@@ -45,7 +45,8 @@ flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
         // Room was seen above, this stage is the output's only producer and
         // the send stage its only consumer: a single-consumer channel never
         // refuses below capacity (channel.h), so this does not fail in practice.
-        if (!m_out.try_enqueue(m_job)) return progressed ? flow::Step::progressed : flow::Step::blocked;
+        if (!m_out.try_enqueue(m_job))
+            return progressed ? flow::Step::progressed : flow::Step::blocked;
         counters().add_out();
         m_pending = Pending::none;
         progressed = true;

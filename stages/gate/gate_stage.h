@@ -28,17 +28,16 @@
 namespace raregen::gate {
 
 class GateStage final : public flow::Stage {
-public:
+  public:
     GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
-              flow::Channel<model::Job>& output, model::FactSink& facts,
-              flow::RunContext& context);
+              flow::Channel<model::Job>& output, model::FactSink& facts, flow::RunContext& context);
 
     flow::Step step(flow::Nanos now, std::size_t budget) noexcept override;
     std::string_view name() const noexcept override { return "gate"; }
 
     const TokenBucket& bucket() const { return m_bucket; }
 
-private:
+  private:
     // none: no job in hand; token: a job waits for room, a token and its
     // fact; enqueue: token taken and fact out, the job is leaving.
     enum class Pending : std::uint8_t { none, token, enqueue };

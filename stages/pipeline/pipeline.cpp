@@ -13,7 +13,8 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
     if (parts.nonces == nullptr || parts.signers == nullptr || parts.ring == nullptr ||
         parts.key == nullptr || parts.sink == nullptr || parts.facts == nullptr ||
         parts.clock == nullptr)
-        throw std::invalid_argument("pipeline: every part (nonces, signers, ring, key, sink, facts, clock) is required");
+        throw std::invalid_argument(
+            "pipeline: every part (nonces, signers, ring, key, sink, facts, clock) is required");
     if (config.channel_capacity == 0)
         throw std::invalid_argument("pipeline: channel capacity must be at least 1");
 
@@ -37,18 +38,25 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
     sc.max_batch_size = config.max_batch_size;
     m_sequence = &m_runner->emplace<sequence::SequenceStage>(k_worker_light, sc, *m_ingested,
                                                              *m_sequenced, *parts.facts, ctx);
-    m_sign = &m_runner->emplace<sign::SignStage>(k_worker_sign, *m_sequenced, *m_signed,
-                                                 *parts.ring, *parts.key, *parts.facts, config.sign);
-    m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, config.gate, *m_signed, *m_released,
-                                                 *parts.facts, ctx);
-    m_send = &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink, *parts.facts);
+    m_sign = &m_runner->emplace<sign::SignStage>(
+        k_worker_sign, *m_sequenced, *m_signed, *parts.ring, *parts.key, *parts.facts, config.sign);
+    m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, config.gate, *m_signed,
+                                                 *m_released, *parts.facts, ctx);
+    m_send =
+        &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink, *parts.facts);
 }
 
 Pipeline::~Pipeline() = default;
 
-void Pipeline::start() { m_runner->start(); }
-void Pipeline::wait() { m_runner->wait(); }
-void Pipeline::request_stop() noexcept { m_runner->request_stop(); }
+void Pipeline::start() {
+    m_runner->start();
+}
+void Pipeline::wait() {
+    m_runner->wait();
+}
+void Pipeline::request_stop() noexcept {
+    m_runner->request_stop();
+}
 
 std::vector<StageReport> Pipeline::report() const {
     std::vector<StageReport> out;

@@ -47,7 +47,7 @@ struct PipelineConfig {
     std::string batch_prefix = "run";     // batch ids "b-<prefix>-<n>"
     std::chrono::nanoseconds batch_window = sequence::k_default_window;
     std::uint32_t max_batch_size = sequence::k_default_max_batch_size;
-    gate::TokenBucketConfig gate{};        // capacity per period (MAX_TX_PER_3S)
+    gate::TokenBucketConfig gate{};  // capacity per period (MAX_TX_PER_3S)
     sign::SignStageOptions sign{};
     ingest::IngestOptions ingest{};
 };
@@ -70,7 +70,7 @@ struct StageReport {
 };
 
 class Pipeline {
-public:
+  public:
     // Builds the graph (allocates channels and stages). Throws
     // std::invalid_argument naming a bad setting or a missing part.
     Pipeline(const PipelineConfig& config, PipelineParts parts);
@@ -95,7 +95,7 @@ public:
     // Counters of every stage, in flow order; safe while running.
     std::vector<StageReport> report() const;
 
-private:
+  private:
     using JobChannel = flow::Channel<model::Job>;
     // Channels before the runner: members are destroyed in reverse order, so
     // the runner (its threads and the stages holding channel handles) goes

@@ -16,7 +16,8 @@ FileSink::FileSink(const std::string& path, TxEncoding encoding) : m_encoding(en
     } else {
         m_file = std::fopen(path.c_str(), "wb");
         if (m_file == nullptr)
-            throw std::runtime_error("cannot open output file '" + path + "': " + std::strerror(errno));
+            throw std::runtime_error("cannot open output file '" + path +
+                                     "': " + std::strerror(errno));
         m_owned = true;
         constexpr std::size_t k_buffer = 1 << 20;
         m_buffer = std::make_unique<char[]>(k_buffer);
@@ -26,8 +27,10 @@ FileSink::FileSink(const std::string& path, TxEncoding encoding) : m_encoding(en
 }
 
 FileSink::~FileSink() {
-    if (m_owned) std::fclose(m_file);
-    else std::fflush(m_file);
+    if (m_owned)
+        std::fclose(m_file);
+    else
+        std::fflush(m_file);
 }
 
 SinkStatus FileSink::try_send(const model::Job& job) noexcept {

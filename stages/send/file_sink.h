@@ -16,7 +16,7 @@ namespace raregen::send {
 enum class TxEncoding : std::uint8_t { raw_hex, ef_hex };
 
 class FileSink final : public TxSink {
-public:
+  public:
     // path "-" is stdout. Throws std::runtime_error (start-up) if the file
     // cannot be opened, naming the path and the reason.
     FileSink(const std::string& path, TxEncoding encoding);
@@ -29,11 +29,11 @@ public:
     std::string_view last_error() const noexcept override { return m_error; }
     std::uint64_t written() const noexcept { return m_written; }
 
-private:
+  private:
     std::FILE* m_file = nullptr;
     bool m_owned = false;
     TxEncoding m_encoding;
-    std::string m_line;   // reused: one hex line
+    std::string m_line;                // reused: one hex line
     std::unique_ptr<char[]> m_buffer;  // stdio buffer (setvbuf ignores a size without one)
     std::string m_error;
     std::uint64_t m_written = 0;

@@ -19,13 +19,19 @@ flow::Step SendStage::step(flow::Nanos now, std::size_t budget) noexcept {
         }
         if (m_pending == Pending::send) {
             switch (m_sink.try_send(m_job)) {
-                case SinkStatus::accepted: m_pending = Pending::fact_sent; break;
-                case SinkStatus::full: return progressed ? flow::Step::progressed : flow::Step::blocked;
-                case SinkStatus::failed: m_pending = Pending::fact_failed; break;
+                case SinkStatus::accepted:
+                    m_pending = Pending::fact_sent;
+                    break;
+                case SinkStatus::full:
+                    return progressed ? flow::Step::progressed : flow::Step::blocked;
+                case SinkStatus::failed:
+                    m_pending = Pending::fact_failed;
+                    break;
             }
         }
         const bool ok = m_pending == Pending::fact_sent;
-        if (!m_facts.try_emit(ok ? model::FactKind::tx_sent : model::FactKind::job_failed, m_job, now))
+        if (!m_facts.try_emit(ok ? model::FactKind::tx_sent : model::FactKind::job_failed, m_job,
+                              now))
             return progressed ? flow::Step::progressed : flow::Step::blocked;
         if (ok) {
             ++m_sent;

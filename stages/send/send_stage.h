@@ -15,7 +15,7 @@
 namespace raregen::send {
 
 class SendStage final : public flow::Stage {
-public:
+  public:
     SendStage(flow::Channel<model::Job>& input, TxSink& sink, model::FactSink& facts);
 
     flow::Step step(flow::Nanos now, std::size_t budget) noexcept override;
@@ -25,7 +25,7 @@ public:
     std::uint64_t failed() const noexcept { return m_failed; }
     bool flush_failed() const noexcept { return m_flush_failed; }
 
-private:
+  private:
     enum class Pending : std::uint8_t { none, send, fact_sent, fact_failed };
 
     flow::Channel<model::Job>::Consumer m_in;

@@ -21,7 +21,7 @@ enum class SinkStatus : std::uint8_t {
 };
 
 class TxSink {
-public:
+  public:
     virtual ~TxSink() = default;
     virtual SinkStatus try_send(const model::Job& job) noexcept = 0;
     // Makes everything accepted so far durable/visible. False on failure.

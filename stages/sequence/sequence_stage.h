@@ -31,7 +31,7 @@
 namespace raregen::sequence {
 
 class SequenceStage final : public flow::Stage {
-public:
+  public:
     SequenceStage(SequencerConfig config, flow::Channel<model::Job>& input,
                   flow::Channel<model::Job>& output, model::FactSink& facts,
                   flow::RunContext& context);
@@ -42,10 +42,10 @@ public:
     const Sequencer& sequencer() const { return m_sequencer; }
     std::uint64_t batches_closed() const { return m_batches_closed; }
 
-private:
+  private:
     struct Out {
         bool is_job = false;
-        model::Job job;      // the job, or the batch_closed fact's carrier
+        model::Job job;  // the job, or the batch_closed fact's carrier
     };
     void push_close(const BatchClosed& c);
     // Emits queued outputs in order; false if one could not leave (blocked).

@@ -147,7 +147,8 @@ flow::Step SignStage::step(flow::Nanos now, std::size_t budget) noexcept {
 }
 
 flow::Step SignStage::fail_unfunded(flow::Nanos now, std::size_t budget, bool moved) noexcept {
-    const std::size_t n = m_in.try_dequeue_bulk(m_jobs.begin(), std::min(budget, m_options.max_chunk));
+    const std::size_t n =
+        m_in.try_dequeue_bulk(m_jobs.begin(), std::min(budget, m_options.max_chunk));
     if (n == 0) {
         if (m_input.closed_and_empty()) return finish();
         return moved ? flow::Step::progressed : flow::Step::idle;

@@ -58,13 +58,17 @@ int posix_memalign(void** out, std::size_t alignment, std::size_t n) {
     *out = p;
     return 0;
 }
-void free(void* p) { __libc_free(p); }
+void free(void* p) {
+    __libc_free(p);
+}
 }
 #endif
 
 namespace raregen::test {
 
-bool alloc_counting_available() { return RAREGEN_ALLOC_COUNTING != 0; }
+bool alloc_counting_available() {
+    return RAREGEN_ALLOC_COUNTING != 0;
+}
 
 void start_counting_allocations() {
     g_count.store(0, std::memory_order_relaxed);

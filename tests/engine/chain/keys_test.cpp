@@ -24,7 +24,8 @@ TEST(Base58, RoundTripRandom) {
     std::uint64_t x = 1;
     for (int i = 0; i < 500; ++i) {
         Bytes b(static_cast<std::size_t>(i % 40));
-        for (auto& c : b) c = static_cast<std::uint8_t>((x = x * 6364136223846793005ULL + 1) >> 56);
+        for (auto& c : b)
+            c = static_cast<std::uint8_t>((x = x * 6364136223846793005ULL + 1) >> 56);
         if (i % 5 == 0 && !b.empty()) b[0] = 0;
         EXPECT_EQ(*base58_decode(base58_encode(b)), b);
     }
@@ -72,11 +73,14 @@ TEST(Keys, KnownAddress) {
     const auto k = PrivateKey::from_bytes(one);
     ASSERT_TRUE(k);
     const PublicKey pk = public_key_of(*k);
-    EXPECT_EQ(to_hex(pk.span()), "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+    EXPECT_EQ(to_hex(pk.span()),
+              "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
     EXPECT_EQ(to_hex(hash160(pk.span())), "751e76e8199196d454941c45d1b3a323f1433bd6");
-    EXPECT_EQ(p2pkh_address(hash160(pk.span()), Network::mainnet), "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH");
+    EXPECT_EQ(p2pkh_address(hash160(pk.span()), Network::mainnet),
+              "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH");
     const PublicKey upk = public_key_of(*k, false);
-    EXPECT_EQ(p2pkh_address(hash160(upk.span()), Network::mainnet), "1EHNa6Q4Jz2uvNExL497mE43ikXhwF6kZm");
+    EXPECT_EQ(p2pkh_address(hash160(upk.span()), Network::mainnet),
+              "1EHNa6Q4Jz2uvNExL497mE43ikXhwF6kZm");
     const auto d = decode_p2pkh_address("1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH");
     ASSERT_TRUE(d);
     EXPECT_EQ(d->network, Network::mainnet);

@@ -25,7 +25,8 @@ Utxo test_utxo(std::int64_t value) {
 
 TEST(Publication, RaregenPayloadShape) {
     Hash256 h;
-    for (std::size_t i = 0; i < 32; ++i) h[i] = static_cast<std::uint8_t>(i);
+    for (std::size_t i = 0; i < 32; ++i)
+        h[i] = static_cast<std::uint8_t>(i);
     const RaregenPayload p = raregen_payload(h);
     const std::string s(p.bytes.begin(), p.bytes.end());
     EXPECT_EQ(s, R"({"p":"sl-drm","v":1,"hash":")" + to_hex(h) + R"("})");
@@ -59,7 +60,8 @@ TEST(Publication, SeedSizesAndFee) {
     std::vector<ByteSpan> got;
     ASSERT_TRUE(parse_data_script(tx.outputs[0].script, got));
     ASSERT_EQ(got.size(), 1u);
-    EXPECT_TRUE(std::equal(got[0].begin(), got[0].end(), payload.bytes.begin(), payload.bytes.end()));
+    EXPECT_TRUE(
+        std::equal(got[0].begin(), got[0].end(), payload.bytes.begin(), payload.bytes.end()));
     EXPECT_EQ(tx.outputs[1].value, 70);
     EXPECT_EQ(to_hex(tx.outputs[1].script), to_hex(key.locking_script()));
     const TxOut prev{100, Bytes(key.locking_script().begin(), key.locking_script().end())};
@@ -108,13 +110,18 @@ TEST(Publication, InsufficientFunds) {
     const BuildResult r = b.build(key, test_utxo(100), pushes, opt, raw, nullptr);
     EXPECT_EQ(r.error, BuildError::insufficient_funds);
     EXPECT_EQ(r.available, 100u);
-    EXPECT_EQ(r.needed, opt.fee_rate.fee_for(PublicationBuilder::estimated_size(key, pushes, true)) + 1);
+    EXPECT_EQ(r.needed,
+              opt.fee_rate.fee_for(PublicationBuilder::estimated_size(key, pushes, true)) + 1);
     EXPECT_NE(build_error_message(r).find("cannot pay"), std::string::npos);
     // A fee that exactly consumes the input is fine without change, refused with change.
-    const std::uint64_t fee = opt.fee_rate.fee_for(PublicationBuilder::estimated_size(key, pushes, true));
-    EXPECT_EQ(b.build(key, test_utxo(static_cast<std::int64_t>(fee)), pushes, opt, raw, nullptr).error,
-              BuildError::insufficient_funds);
-    EXPECT_TRUE(b.build(key, test_utxo(static_cast<std::int64_t>(fee) + 1), pushes, opt, raw, nullptr).ok());
+    const std::uint64_t fee =
+        opt.fee_rate.fee_for(PublicationBuilder::estimated_size(key, pushes, true));
+    EXPECT_EQ(
+        b.build(key, test_utxo(static_cast<std::int64_t>(fee)), pushes, opt, raw, nullptr).error,
+        BuildError::insufficient_funds);
+    EXPECT_TRUE(
+        b.build(key, test_utxo(static_cast<std::int64_t>(fee) + 1), pushes, opt, raw, nullptr)
+            .ok());
 }
 
 TEST(Publication, PayloadLimit) {
@@ -152,11 +159,13 @@ TEST(Publication, SeveralAndEmptyPushes) {
     EXPECT_EQ(verify_p2pkh_input(tx, SighashCache::compute(tx), 0, prev), InputVerifyError::ok);
     // Tampering with the data breaks the signature.
     tx.outputs[0].script.back() ^= 1;
-    EXPECT_EQ(verify_p2pkh_input(tx, SighashCache::compute(tx), 0, prev), InputVerifyError::bad_signature);
+    EXPECT_EQ(verify_p2pkh_input(tx, SighashCache::compute(tx), 0, prev),
+              InputVerifyError::bad_signature);
 }
 
 TEST(Publication, NoAllocationAfterWarmUp) {
-    if (!test::alloc_counting_available()) GTEST_SKIP() << "allocation counting is off in sanitizer builds";
+    if (!test::alloc_counting_available())
+        GTEST_SKIP() << "allocation counting is off in sanitizer builds";
     const PublicationKey key = test_key();
     PublicationBuilder b;
     Bytes raw, ef;

@@ -34,7 +34,8 @@ TEST(Fees, Parse) {
 
 TEST(Script, P2pkhRoundTrip) {
     Hash160 h;
-    for (std::size_t i = 0; i < 20; ++i) h[i] = static_cast<std::uint8_t>(i * 3);
+    for (std::size_t i = 0; i < 20; ++i)
+        h[i] = static_cast<std::uint8_t>(i * 3);
     const P2pkhScript s = p2pkh_locking_script(h);
     EXPECT_EQ(to_hex(s), "76a914" + to_hex(h) + "88ac");
     Hash160 back{};

@@ -60,8 +60,8 @@ TEST(Tx, ExtendedNeedsPrevOutputs) {
 }
 
 TEST(Tx, CompactSizeEncodings) {
-    for (std::uint64_t v : {0ULL, 1ULL, 0xfcULL, 0xfdULL, 0xffffULL, 0x10000ULL, 0xffffffffULL,
-                            0x100000000ULL}) {
+    for (std::uint64_t v :
+         {0ULL, 1ULL, 0xfcULL, 0xfdULL, 0xffffULL, 0x10000ULL, 0xffffffffULL, 0x100000000ULL}) {
         Bytes b;
         Writer(b).compact_size(v);
         EXPECT_EQ(b.size(), compact_size_len(v));
@@ -151,7 +151,8 @@ TEST(Tx, RandomGarbageNeverCrashes) {
     for (int i = 0; i < 20000; ++i) {
         Bytes data = good;
         const int flips = 1 + static_cast<int>(rng() % 4);
-        for (int k = 0; k < flips; ++k) data[rng() % data.size()] = static_cast<std::uint8_t>(rng());
+        for (int k = 0; k < flips; ++k)
+            data[rng() % data.size()] = static_cast<std::uint8_t>(rng());
         if (rng() % 3 == 0) data.resize(rng() % data.size());
         Transaction back;
         const ParseResult r = parse_transaction(data, back);

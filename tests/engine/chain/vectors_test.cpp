@@ -21,7 +21,8 @@ const nlohmann::json& vectors() {
 TEST(Vectors, Rfc6979LowSDer) {
     const auto& sec = vectors()["rfc6979_low_s_der"];
     const std::string msg = sec["message"].get<std::string>();
-    const Hash256 digest = sha256d(ByteSpan(reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size()));
+    const Hash256 digest =
+        sha256d(ByteSpan(reinterpret_cast<const std::uint8_t*>(msg.data()), msg.size()));
     int n = 0;
     for (const auto& c : sec["cases"]) {
         const WifResult w = decode_wif(c["wif"].get<std::string>());
@@ -32,7 +33,8 @@ TEST(Vectors, Rfc6979LowSDer) {
         EXPECT_EQ(to_hex(sig.span()), c["der"].get<std::string>());
         // And it verifies with the matching public key.
         const PublicKey pk = public_key_of(w.key->key, false);
-        EXPECT_EQ(Secp256k1::for_this_thread().verify(digest, sig.span(), pk.span()), VerifyError::ok);
+        EXPECT_EQ(Secp256k1::for_this_thread().verify(digest, sig.span(), pk.span()),
+                  VerifyError::ok);
         ++n;
     }
     EXPECT_EQ(n, 2);

@@ -33,7 +33,8 @@ TEST(GateStage, ReleasesAtMostCapacityPerPeriodAndKeepsOrder) {
     for (int guard = 0; guard < 100000 && s != flow::Step::finished; ++guard) {
         s = gate.step(now, 64);
         model::Job j;
-        while (drain.try_dequeue(j)) got.push_back(j);
+        while (drain.try_dequeue(j))
+            got.push_back(j);
         if (s == flow::Step::idle) {
             // The stage asked to be woken when tokens return. (The runner
             // clears a deadline once reached; this hand-driven loop cannot, so
@@ -45,14 +46,17 @@ TEST(GateStage, ReleasesAtMostCapacityPerPeriodAndKeepsOrder) {
     }
     ASSERT_EQ(s, flow::Step::finished);
     ASSERT_EQ(got.size(), static_cast<std::size_t>(n));
-    for (int i = 0; i < n; ++i) EXPECT_EQ(got[i].intake_seq, static_cast<std::uint64_t>(i + 1));
+    for (int i = 0; i < n; ++i)
+        EXPECT_EQ(got[i].intake_seq, static_cast<std::uint64_t>(i + 1));
     // Sliding windows over release times: never more than cap in any 3 s.
     std::size_t lo = 0;
     for (std::size_t hi = 0; hi < got.size(); ++hi) {
-        while (got[hi].released_at - got[lo].released_at >= 3s) ++lo;
+        while (got[hi].released_at - got[lo].released_at >= 3s)
+            ++lo;
         EXPECT_LE(hi - lo + 1, cap) << "at release " << hi;
     }
-    // Under backlog the rate is the configured one: n jobs need (n/cap - 1) periods after the burst.
+    // Under backlog the rate is the configured one: n jobs need (n/cap - 1) periods after the
+    // burst.
     EXPECT_EQ(got.back().released_at, flow::Nanos{3s * (n / cap - 1)});
     EXPECT_EQ(facts.count(model::FactKind::tx_released), static_cast<std::uint64_t>(n));
     EXPECT_TRUE(out.closed());
@@ -62,12 +66,12 @@ TEST(GateStage, ReleasesAtMostCapacityPerPeriodAndKeepsOrder) {
 // fact was refused, or that job would leave later than its grant and two
 // windows' worth could leave close together.
 class RefusingFacts final : public model::FactSink {
-public:
+  public:
     bool try_emit(model::FactKind, const model::Job&, flow::Nanos) noexcept override {
         return ++m_calls % 3 != 0;
     }
 
-private:
+  private:
     int m_calls = 0;
 };
 
@@ -92,7 +96,8 @@ TEST(GateStage, RefusedFactsSpendNoTokenAndKeepTheWindow) {
     for (int guard = 0; guard < 100000 && s != flow::Step::finished; ++guard) {
         s = gate.step(now, 3);
         model::Job j;
-        while (drain.try_dequeue(j)) got.push_back(j);
+        while (drain.try_dequeue(j))
+            got.push_back(j);
         now += 250ms;  // time moves on whatever the stage said
     }
     ASSERT_EQ(s, flow::Step::finished);
@@ -101,7 +106,8 @@ TEST(GateStage, RefusedFactsSpendNoTokenAndKeepTheWindow) {
     std::size_t lo = 0;
     for (std::size_t hi = 0; hi < got.size(); ++hi) {
         EXPECT_EQ(got[hi].intake_seq, hi + 1);
-        while (got[hi].released_at - got[lo].released_at >= 3s) ++lo;
+        while (got[hi].released_at - got[lo].released_at >= 3s)
+            ++lo;
         EXPECT_LE(hi - lo + 1, cap) << "at release " << hi;
     }
 }
@@ -125,12 +131,14 @@ TEST(GateStage, FullOutputSpendsNoToken) {
     auto feed = in.make_producer();
     auto drain = out.make_consumer();
     GateStage gate(TokenBucketConfig{100, 3s}, in, out, facts, ctx);
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(feed.try_enqueue(model::Job{}));
+    for (int i = 0; i < 3; ++i)
+        ASSERT_TRUE(feed.try_enqueue(model::Job{}));
     // One out; the second is taken in hand, then the output is full: the
     // call took input, so it reports progress; later calls are blocked.
     EXPECT_EQ(gate.step(flow::Nanos{0}, 8), flow::Step::progressed);
     EXPECT_EQ(gate.bucket().total_granted(), 1u);
-    for (int i = 0; i < 5; ++i) EXPECT_EQ(gate.step(flow::Nanos{0}, 8), flow::Step::blocked);
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(gate.step(flow::Nanos{0}, 8), flow::Step::blocked);
     EXPECT_EQ(gate.bucket().total_granted(), 1u);  // blocked calls took no tokens
     model::Job j;
     ASSERT_TRUE(drain.try_dequeue(j));

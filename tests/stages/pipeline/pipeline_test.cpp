@@ -33,7 +33,7 @@ using namespace std::chrono_literals;
 // Keeps what reached the network side, in order. Preallocated: the
 // allocation test runs through it.
 class RecordingSink final : public send::TxSink {
-public:
+  public:
     explicit RecordingSink(std::size_t capacity) { m_jobs.reserve(capacity); }
     send::SinkStatus try_send(const model::Job& job) noexcept override {
         std::lock_guard lock(m_mu);
@@ -50,7 +50,7 @@ public:
         return m_jobs;
     }
 
-private:
+  private:
     mutable std::mutex m_mu;
     std::vector<model::Job> m_jobs;
     std::atomic<std::size_t> m_count{0};
@@ -68,7 +68,8 @@ Intents make_intents(std::size_t n, double invalid_share, std::uint64_t seed) {
     o.signers = 3;
     o.invalid_share = invalid_share;
     o.seed = seed;
-    o.timestamp = std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+    o.timestamp =
+        std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
     ingest::IntentGenerator gen(o);
     Intents out;
     out.registry = gen.registry_text();
@@ -87,7 +88,8 @@ std::vector<chain::Utxo> make_utxos(std::size_t n) {
     std::vector<chain::Utxo> v(n);
     for (std::size_t i = 0; i < n; ++i) {
         const std::uint64_t x = i;
-        v[i].outpoint.txid = chain::sha256(chain::ByteSpan(reinterpret_cast<const std::uint8_t*>(&x), 8));
+        v[i].outpoint.txid =
+            chain::sha256(chain::ByteSpan(reinterpret_cast<const std::uint8_t*>(&x), 8));
         v[i].outpoint.vout = static_cast<std::uint32_t>(i % 7);
         v[i].value = 100;
     }
@@ -125,7 +127,8 @@ struct PipelineRun {
     PipelineConfig config;
     std::optional<Pipeline> pipe;
 
-    PipelineRun(const Intents& in, std::size_t utxos, std::size_t capacity, std::size_t expected_jobs)
+    PipelineRun(const Intents& in, std::size_t utxos, std::size_t capacity,
+                std::size_t expected_jobs)
         : registry(*ingest::InMemorySignerRegistry::parse(in.registry, "test").registry),
           ring(std::max(utxos, expected_jobs) + 1),
           sink(expected_jobs + 16) {
@@ -137,7 +140,8 @@ struct PipelineRun {
         config.max_batch_size = 7;
         config.gate.capacity = gate::k_max_capacity;  // open
         config.ingest.seed = 99;
-        config.ingest.wall_offset = std::chrono::system_clock::now().time_since_epoch() - clock.now();
+        config.ingest.wall_offset =
+            std::chrono::system_clock::now().time_since_epoch() - clock.now();
         config.sign.max_chunk = 32;
     }
     void build(int fd) {
@@ -160,12 +164,15 @@ void expect_consistent(const std::vector<model::Job>& jobs) {
     std::set<std::uint64_t> seqs;
     std::set<std::string> outpoints, txids;
     std::map<std::uint64_t, std::uint32_t> last_seq;
-    const chain::TxOut prev{100, chain::Bytes(test_key().locking_script().begin(), test_key().locking_script().end())};
+    const chain::TxOut prev{
+        100, chain::Bytes(test_key().locking_script().begin(), test_key().locking_script().end())};
     for (const model::Job& j : jobs) {
         EXPECT_TRUE(seqs.insert(j.intake_seq).second) << "job " << j.intake_seq << " twice";
-        EXPECT_TRUE(outpoints.insert(chain::format_outpoint(j.utxo.outpoint)).second) << "UTXO reused";
+        EXPECT_TRUE(outpoints.insert(chain::format_outpoint(j.utxo.outpoint)).second)
+            << "UTXO reused";
         EXPECT_TRUE(txids.insert(chain::hash_to_display(j.txid)).second);
-        EXPECT_EQ(j.batch_seq, last_seq[j.batch_no] + 1) << "gap or disorder in batch " << j.batch_no;
+        EXPECT_EQ(j.batch_seq, last_seq[j.batch_no] + 1)
+            << "gap or disorder in batch " << j.batch_no;
         last_seq[j.batch_no] = j.batch_seq;
         chain::Transaction tx;
         ASSERT_TRUE(chain::parse_transaction(j.raw.span(), tx).ok());
@@ -176,7 +183,8 @@ void expect_consistent(const std::vector<model::Job>& jobs) {
         std::vector<chain::ByteSpan> pushes;
         ASSERT_TRUE(chain::parse_data_script(tx.outputs[0].script, pushes));
         ASSERT_EQ(pushes.size(), 1u);
-        EXPECT_TRUE(std::equal(pushes[0].begin(), pushes[0].end(), payload.bytes.begin(), payload.bytes.end()));
+        EXPECT_TRUE(std::equal(pushes[0].begin(), pushes[0].end(), payload.bytes.begin(),
+                               payload.bytes.end()));
     }
 }
 
@@ -222,7 +230,8 @@ TEST(Pipeline, TinyChannelsLoseAndDuplicateNothing) {
         const auto jobs = r.sink.jobs();
         ASSERT_EQ(jobs.size(), 400u) << "capacity " << capacity;
         expect_consistent(jobs);
-        for (std::size_t i = 0; i < jobs.size(); ++i) EXPECT_EQ(jobs[i].intake_seq, i + 1);
+        for (std::size_t i = 0; i < jobs.size(); ++i)
+            EXPECT_EQ(jobs[i].intake_seq, i + 1);
     }
 }
 
@@ -237,7 +246,8 @@ TEST(Pipeline, InvalidIntentsAreRejectedWithTheirReason) {
     for (std::size_t k = 1; k < ingest::k_generated_kinds; ++k) {
         const auto kind = static_cast<ingest::GeneratedKind>(k);
         EXPECT_GT(in.kinds[k], 0u) << ingest::generated_kind_name(kind);
-        EXPECT_EQ(ing.rejected(ingest::expected_reason(kind)), in.kinds[k]) << ingest::generated_kind_name(kind);
+        EXPECT_EQ(ing.rejected(ingest::expected_reason(kind)), in.kinds[k])
+            << ingest::generated_kind_name(kind);
     }
     const std::size_t valid = in.kinds[static_cast<std::size_t>(ingest::GeneratedKind::valid)];
     EXPECT_EQ(ing.accepted(), valid);
@@ -252,9 +262,11 @@ TEST(Pipeline, EmptyRingHoldsJobsAndLosesNone) {
     ASSERT_EQ(::pipe(pipefd), 0);
     r.build(pipefd[0]);
     r.pipe->start();
-    ASSERT_EQ(::write(pipefd[1], in.text.data(), in.text.size()), static_cast<ssize_t>(in.text.size()));
+    ASSERT_EQ(::write(pipefd[1], in.text.data(), in.text.size()),
+              static_cast<ssize_t>(in.text.size()));
     // 20 go out, then the sign stage waits on the empty ring.
-    for (int i = 0; i < 60000 && r.sink.count() < 20; ++i) std::this_thread::sleep_for(1ms);
+    for (int i = 0; i < 60000 && r.sink.count() < 20; ++i)
+        std::this_thread::sleep_for(1ms);
     EXPECT_EQ(r.sink.count(), 20u);
     const auto more = make_utxos(60);
     EXPECT_EQ(r.ring.try_push_bulk(std::span(more).subspan(20, 30)), 30u);  // 30 new outpoints
@@ -293,7 +305,8 @@ TEST(Pipeline, StopMidRunLosesNothingAccepted) {
     // Feed the first half, stop once some are out, then offer the rest.
     const std::size_t half = in.text.find('\n', in.text.size() / 2) + 1;
     ASSERT_EQ(::write(pipefd[1], in.text.data(), half), static_cast<ssize_t>(half));
-    for (int i = 0; i < 60000 && r.sink.count() < 50; ++i) std::this_thread::sleep_for(1ms);
+    for (int i = 0; i < 60000 && r.sink.count() < 50; ++i)
+        std::this_thread::sleep_for(1ms);
     r.pipe->request_stop();
     // The rest may never be read: closing the read end then fails this write
     // with EPIPE, which must not kill the test with SIGPIPE.
@@ -314,7 +327,8 @@ TEST(Pipeline, StopMidRunLosesNothingAccepted) {
 }
 
 TEST(Pipeline, NoAllocationPerJobAfterWarmUp) {
-    if (!test::alloc_counting_available()) GTEST_SKIP() << "allocation counting is off in sanitizer builds";
+    if (!test::alloc_counting_available())
+        GTEST_SKIP() << "allocation counting is off in sanitizer builds";
     const std::size_t warm = 1000, measured = 10000;
     const Intents in = make_intents(warm + measured, 0.0, 17);
     PipelineRun r(in, warm + measured, 256, warm + measured);
@@ -323,7 +337,8 @@ TEST(Pipeline, NoAllocationPerJobAfterWarmUp) {
     r.build(pipefd[0]);
     r.pipe->start();
     std::size_t split = 0;
-    for (std::size_t i = 0; i < warm; ++i) split = in.text.find('\n', split) + 1;
+    for (std::size_t i = 0; i < warm; ++i)
+        split = in.text.find('\n', split) + 1;
     auto write_all = [&](const char* p, std::size_t n) {
         while (n > 0) {
             const ssize_t w = ::write(pipefd[1], p, n);
@@ -334,11 +349,13 @@ TEST(Pipeline, NoAllocationPerJobAfterWarmUp) {
         return true;
     };
     ASSERT_TRUE(write_all(in.text.data(), split));
-    for (int i = 0; i < 120000 && r.sink.count() < warm; ++i) std::this_thread::sleep_for(1ms);
+    for (int i = 0; i < 120000 && r.sink.count() < warm; ++i)
+        std::this_thread::sleep_for(1ms);
     ASSERT_EQ(r.sink.count(), warm);
     test::start_counting_allocations();
     const bool wrote = write_all(in.text.data() + split, in.text.size() - split);
-    for (int i = 0; i < 600000 && r.sink.count() < warm + measured; ++i) std::this_thread::sleep_for(1ms);
+    for (int i = 0; i < 600000 && r.sink.count() < warm + measured; ++i)
+        std::this_thread::sleep_for(1ms);
     const std::uint64_t allocations = test::stop_counting_allocations();
     ASSERT_TRUE(wrote);
     ::close(pipefd[1]);

@@ -27,7 +27,7 @@ model::Job job_with_bytes(std::uint8_t tag) {
 
 // A sink that is full every other call and refuses tag 3 for good.
 class FlakySink final : public TxSink {
-public:
+  public:
     SinkStatus try_send(const model::Job& job) noexcept override {
         if (++m_calls % 2 == 0) return SinkStatus::full;
         if (job.intake_seq == 3) return SinkStatus::failed;
@@ -42,7 +42,7 @@ public:
     std::vector<std::uint64_t> accepted;
     int flushes = 0;
 
-private:
+  private:
     int m_calls = 0;
 };
 
@@ -52,11 +52,13 @@ TEST(SendStage, EveryJobOnceThroughAFlakySinkThenFlush) {
     model::CountingFactSink facts;
     FlakySink sink;
     SendStage stage(in, sink, facts);
-    for (std::uint8_t i = 1; i <= 6; ++i) ASSERT_TRUE(feed.try_enqueue(job_with_bytes(i)));
+    for (std::uint8_t i = 1; i <= 6; ++i)
+        ASSERT_TRUE(feed.try_enqueue(job_with_bytes(i)));
     feed.close();
     flow::Step s = flow::Step::progressed;
     int guard = 0;
-    while (s != flow::Step::finished && ++guard < 100) s = stage.step(flow::Nanos{0}, 4);
+    while (s != flow::Step::finished && ++guard < 100)
+        s = stage.step(flow::Nanos{0}, 4);
     ASSERT_EQ(s, flow::Step::finished);
     EXPECT_EQ(sink.accepted, (std::vector<std::uint64_t>{1, 2, 4, 5, 6}));
     EXPECT_EQ(stage.sent(), 5u);
@@ -77,7 +79,8 @@ TEST(FileSink, WritesOneHexLinePerTransaction) {
         }
         std::ifstream f(path);
         std::vector<std::string> lines;
-        for (std::string l; std::getline(f, l);) lines.push_back(l);
+        for (std::string l; std::getline(f, l);)
+            lines.push_back(l);
         if (enc == TxEncoding::raw_hex) {
             EXPECT_EQ(lines, (std::vector<std::string>{"aa0102", "bb0102"}));
         } else {

@@ -16,7 +16,7 @@ using JobChannel = flow::Channel<model::Job>;
 
 // Records batch_closed facts; can be told to refuse (backpressure).
 class RecordingFacts final : public model::FactSink {
-public:
+  public:
     bool try_emit(model::FactKind kind, const model::Job& job, flow::Nanos) noexcept override {
         if (refuse) return false;
         if (kind == model::FactKind::batch_closed) closed.push_back({job.batch_no, job.batch_seq});
@@ -53,14 +53,17 @@ TEST(SequenceStage, NumbersJobsAndClosesBySizeAndWindow) {
         for (int i = 0; i < 50; ++i) {
             h.stage.step(now, 4);
             model::Job j;
-            while (h.drain.try_dequeue(j)) got.push_back(j);
+            while (h.drain.try_dequeue(j))
+                got.push_back(j);
         }
     };
-    for (int i = 0; i < 7; ++i) ASSERT_TRUE(h.feed.try_enqueue(job_with_seq(next++)));
+    for (int i = 0; i < 7; ++i)
+        ASSERT_TRUE(h.feed.try_enqueue(job_with_seq(next++)));
     pump();
     ASSERT_EQ(got.size(), 7u);
     // Batches of 3 closed by size, then an open batch of 1.
-    EXPECT_EQ(h.facts.closed, (std::vector<std::pair<std::uint64_t, std::uint32_t>>{{1, 3}, {2, 3}}));
+    EXPECT_EQ(h.facts.closed,
+              (std::vector<std::pair<std::uint64_t, std::uint32_t>>{{1, 3}, {2, 3}}));
     now += 1s;  // the window of batch 3 runs out
     pump();
     EXPECT_EQ(h.facts.closed.back(), (std::pair<std::uint64_t, std::uint32_t>{3, 1}));
@@ -79,7 +82,8 @@ TEST(SequenceStage, NumbersJobsAndClosesBySizeAndWindow) {
 
 TEST(SequenceStage, FlushClosesTheOpenBatchAtEndOfStream) {
     Harness h(100);
-    for (std::uint64_t i = 1; i <= 5; ++i) ASSERT_TRUE(h.feed.try_enqueue(job_with_seq(i)));
+    for (std::uint64_t i = 1; i <= 5; ++i)
+        ASSERT_TRUE(h.feed.try_enqueue(job_with_seq(i)));
     h.feed.close();
     flow::Step s = flow::Step::progressed;
     int guard = 0;
@@ -95,7 +99,8 @@ TEST(SequenceStage, FlushClosesTheOpenBatchAtEndOfStream) {
 
 TEST(SequenceStage, BlockedOutputAndFactSinkLoseNothing) {
     Harness h(2);
-    for (std::uint64_t i = 1; i <= 9; ++i) ASSERT_TRUE(h.feed.try_enqueue(job_with_seq(i)));
+    for (std::uint64_t i = 1; i <= 9; ++i)
+        ASSERT_TRUE(h.feed.try_enqueue(job_with_seq(i)));
     h.feed.close();
     std::vector<model::Job> got;
     int blocked = 0, guard = 0;
@@ -108,7 +113,8 @@ TEST(SequenceStage, BlockedOutputAndFactSinkLoseNothing) {
         if (guard % 2 == 0 && h.drain.try_dequeue(j)) got.push_back(j);  // slow consumer
     }
     model::Job j;
-    while (h.drain.try_dequeue(j)) got.push_back(j);
+    while (h.drain.try_dequeue(j))
+        got.push_back(j);
     ASSERT_EQ(s, flow::Step::finished);
     EXPECT_GT(blocked, 0);
     ASSERT_EQ(got.size(), 9u);
@@ -117,8 +123,8 @@ TEST(SequenceStage, BlockedOutputAndFactSinkLoseNothing) {
         EXPECT_EQ(got[i].batch_seq, i % 2 + 1);
     }
     // Each batch closed exactly once: 4 full batches of 2, then the flushed one of 1.
-    EXPECT_EQ(h.facts.closed,
-              (std::vector<std::pair<std::uint64_t, std::uint32_t>>{{1, 2}, {2, 2}, {3, 2}, {4, 2}, {5, 1}}));
+    EXPECT_EQ(h.facts.closed, (std::vector<std::pair<std::uint64_t, std::uint32_t>>{
+                                  {1, 2}, {2, 2}, {3, 2}, {4, 2}, {5, 1}}));
 }
 
 TEST(SequenceStage, AsksToBeWokenAtTheWindowDeadline) {
