@@ -52,8 +52,13 @@ function(raregen_test name)
   # the sanitizer builds with -L unit). gtest_discover_tests cannot pass a
   # list-valued LABELS, so LABELS given here only document the target; select
   # a folder's tests with -R (test names are Suite.Case).
+  set(env "")
+  if(RAREGEN_SANITIZE MATCHES "thread")
+    set(env ENVIRONMENT
+      "TSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tools/sanitizers/tsan.supp halt_on_error=1")
+  endif()
   gtest_discover_tests(${name}
-    PROPERTIES LABELS unit
+    PROPERTIES LABELS unit ${env}
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
