@@ -26,6 +26,28 @@ flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
             progressed = true;  // an input item was taken (wakes the upstream)
         }
         if (m_pending == Pending::token) {
+            // The fence: nothing leaves before its signed bytes and its
+            // UTXO's spend are durable. The write-behind wakes the runner
+            // when its watermark moves; the deadline is only a fallback.
+            if (m_job.signed_ticket > m_facts.durable_through()) {
+                m_fence_waits.store(m_fence_waits.load(std::memory_order_relaxed) + 1,
+                                    std::memory_order_relaxed);
+                m_context.wake_by(now + k_fence_poll);
+                return progressed ? flow::Step::progressed : flow::Step::idle;
+            }
+            if (m_job.signed_ticket != 0 && m_facts.refused(m_job.signed_ticket)) {
+                // Storage did not take the signed transaction (the job is not
+                // ours, or its record is already published): it never leaves.
+                m_job.fail = model::FailCode::storage_refused;
+                if (!m_facts.try_emit(model::FactKind::job_failed, m_job, now))
+                    return progressed ? flow::Step::progressed : flow::Step::blocked;
+                counters().add_rejected();
+                m_refused.store(m_refused.load(std::memory_order_relaxed) + 1,
+                                std::memory_order_relaxed);
+                m_pending = Pending::none;
+                progressed = true;
+                continue;
+            }
             // The token is taken, and released_at stamped, only when the job
             // can leave at once: its fact is accepted and the output has room.
             // So the grant time is the leave time and the bucket's window

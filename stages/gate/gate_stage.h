@@ -11,11 +11,17 @@
 // one is due. An input that has ended finishes the stage without waiting
 // for a token.
 //
-// Later (storage issue) the gate also holds each job until its signed bytes
-// are durable (the fence); the seam is the same step().
+// The fence: before a token, the gate holds each job until the FactSink
+// says its tx_signed fact is durable (job.signed_ticket <= durable_through();
+// ticket 0, a job recovered from storage, is durable already). A job whose
+// fact storage refused fails here (FailCode::storage_refused) and never
+// leaves. While it waits the stage is idle and asks to be woken after
+// k_fence_poll; the write-behind also wakes the runner when it commits.
 //
 // Threads: one runner thread calls step(). Allocates nothing after construction.
 
+#include <atomic>
+#include <chrono>
 #include <optional>
 
 #include "engine/flow/channel.h"
@@ -36,6 +42,14 @@ class GateStage final : public flow::Stage {
     std::string_view name() const noexcept override { return "gate"; }
 
     const TokenBucket& bucket() const { return m_bucket; }
+    // Steps that found the head job not yet durable; jobs refused by storage.
+    // Any thread.
+    std::uint64_t fence_waits() const noexcept {
+        return m_fence_waits.load(std::memory_order_relaxed);
+    }
+    std::uint64_t refused() const noexcept { return m_refused.load(std::memory_order_relaxed); }
+
+    static constexpr flow::Nanos k_fence_poll = std::chrono::milliseconds(2);
 
   private:
     // none: no job in hand; token: a job waits for room, a token and its
@@ -52,6 +66,8 @@ class GateStage final : public flow::Stage {
     model::Job m_job;  // the job in hand (valid unless m_pending == none)
     Pending m_pending = Pending::none;
     bool m_finished = false;
+    std::atomic<std::uint64_t> m_fence_waits{0};
+    std::atomic<std::uint64_t> m_refused{0};
 };
 
 }  // namespace raregen::gate

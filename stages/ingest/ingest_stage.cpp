@@ -294,13 +294,15 @@ void IngestStage::handle_line(std::string_view line, flow::Nanos now) noexcept {
     m_job.intake_seq = seq;
     m_job.job_id = m_ids.next();
     v.fill_job(m_job);
+    m_job.signer = v.pubkey;
     m_job.accepted_at = now;
+    m_canonical = v.canonical_record;  // valid until the next validate(): deliver() comes first
     m_pending = Pending::fact;
 }
 
 bool IngestStage::deliver(flow::Nanos now) noexcept {
     if (m_pending == Pending::fact) {
-        if (!m_facts.try_emit(model::FactKind::job_accepted, m_job, now)) return false;
+        if (!m_facts.try_emit(model::FactKind::job_accepted, m_job, now, m_canonical)) return false;
         m_pending = Pending::enqueue;
     }
     if (!m_out.try_enqueue(m_job)) return false;

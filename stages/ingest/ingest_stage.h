@@ -195,6 +195,7 @@ class IngestStage final : public flow::Stage {
     std::uint64_t m_line_no = 0;
 
     model::Job m_job;
+    std::string_view m_canonical;  // the held job's JCS record (the validator's buffer)
     enum class Pending : std::uint8_t { none, fact, enqueue } m_pending = Pending::none;
     bool m_finished = false;
 

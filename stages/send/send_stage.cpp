@@ -25,6 +25,7 @@ flow::Step SendStage::step(flow::Nanos now, std::size_t budget) noexcept {
                 case SinkStatus::full:
                     return progressed ? flow::Step::progressed : flow::Step::blocked;
                 case SinkStatus::failed:
+                    m_job.fail = model::FailCode::sink_refused;
                     m_pending = Pending::fact_failed;
                     break;
             }

@@ -28,6 +28,12 @@ bool SequenceStage::drain_outputs(flow::Nanos now) {
     while (m_head < m_tail) {
         Out& o = m_queue[m_head];
         if (o.is_job) {
+            // The job's batch is on its way to the write-behind before the
+            // job can be signed: recovery resumes a batch in its own order.
+            if (!o.fact_out) {
+                if (!m_facts.try_emit(model::FactKind::job_batched, o.job, now)) return false;
+                o.fact_out = true;
+            }
             if (!m_out.try_enqueue(o.job)) return false;
             counters().add_out();
         } else {
@@ -61,6 +67,7 @@ flow::Step SequenceStage::step(flow::Nanos now, std::size_t budget) noexcept {
         job.batch_seq = a.seq;
         Out& o = m_queue[m_tail++];
         o.is_job = true;
+        o.fact_out = false;
         o.job = job;
         if (a.filled) push_close(*a.filled);
         ++moved;

@@ -45,7 +45,8 @@ class SequenceStage final : public flow::Stage {
   private:
     struct Out {
         bool is_job = false;
-        model::Job job;  // the job, or the batch_closed fact's carrier
+        bool fact_out = false;  // a job's job_batched fact has been accepted
+        model::Job job;         // the job, or the batch_closed fact's carrier
     };
     void push_close(const BatchClosed& c);
     // Emits queued outputs in order; false if one could not leave (blocked).

@@ -159,6 +159,7 @@ flow::Step SignStage::fail_unfunded(flow::Nanos now, std::size_t budget, bool mo
         m_jobs[i].txid = chain::Hash256{};
         m_jobs[i].raw.size = 0;
         m_jobs[i].ef.size = 0;
+        m_jobs[i].fail = model::FailCode::no_utxo;
         m_ok[i] = 0;
     }
     m_count = n;
@@ -190,6 +191,7 @@ void SignStage::sign_chunk() noexcept {
             job.txid = chain::Hash256{};
             job.raw.size = 0;
             job.ef.size = 0;
+            job.fail = model::FailCode::build_failed;
         }
         m_ok[i] = ok ? 1 : 0;
     };
@@ -198,14 +200,17 @@ void SignStage::sign_chunk() noexcept {
 
 bool SignStage::emit(flow::Nanos now, bool& moved) noexcept {
     while (m_emitted < m_count) {
-        const model::Job& job = m_jobs[m_emitted];
+        model::Job& job = m_jobs[m_emitted];
         const bool ok = m_ok[m_emitted] != 0;
         if (!m_head_fact_out) {
             // The fact first, so that it is on its way to the write-behind
             // before the job can reach the gate, whose fence waits for it.
             const model::FactKind kind =
                 ok ? model::FactKind::tx_signed : model::FactKind::job_failed;
-            if (!m_facts.try_emit(kind, job, now)) return false;
+            const model::FactTicket ticket = m_facts.try_emit(kind, job, now);
+            if (ticket == 0) return false;
+            // The gate's fence holds the job until this ticket is durable.
+            if (ok) job.signed_ticket = ticket;
             m_head_fact_out = true;
             moved = true;
         }

@@ -67,8 +67,11 @@ TEST(GateStage, ReleasesAtMostCapacityPerPeriodAndKeepsOrder) {
 // windows' worth could leave close together.
 class RefusingFacts final : public model::FactSink {
   public:
-    bool try_emit(model::FactKind, const model::Job&, flow::Nanos) noexcept override {
-        return ++m_calls % 3 != 0;
+    model::FactTicket durable_through() const noexcept override { return ~model::FactTicket{0}; }
+    model::FactTicket m_ticket = 0;
+    model::FactTicket try_emit(model::FactKind, const model::Job&, flow::Nanos,
+                               std::string_view) noexcept override {
+        return ++m_calls % 3 != 0 ? ++m_ticket : 0;
     }
 
   private:

@@ -47,15 +47,18 @@ class RecordingRejects final : public RejectSink {
 // A FactSink that says "full" a given number of times before each success.
 class StubbornFacts final : public model::FactSink {
   public:
+    model::FactTicket durable_through() const noexcept override { return ~model::FactTicket{0}; }
+    model::FactTicket m_ticket = 0;
     explicit StubbornFacts(int refusals) : m_refusals(refusals) {}
-    bool try_emit(model::FactKind kind, const model::Job& job, flow::Nanos) noexcept override {
+    model::FactTicket try_emit(model::FactKind kind, const model::Job& job, flow::Nanos,
+                               std::string_view) noexcept override {
         if (m_left > 0) {
             --m_left;
-            return false;
+            return 0;
         }
         m_left = m_refusals;
         emitted.push_back({kind, job.intake_seq});
-        return true;
+        return ++m_ticket;
     }
     std::vector<std::pair<model::FactKind, std::uint64_t>> emitted;
 

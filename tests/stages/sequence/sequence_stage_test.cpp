@@ -17,10 +17,13 @@ using JobChannel = flow::Channel<model::Job>;
 // Records batch_closed facts; can be told to refuse (backpressure).
 class RecordingFacts final : public model::FactSink {
   public:
-    bool try_emit(model::FactKind kind, const model::Job& job, flow::Nanos) noexcept override {
-        if (refuse) return false;
+    model::FactTicket durable_through() const noexcept override { return ~model::FactTicket{0}; }
+    model::FactTicket m_ticket = 0;
+    model::FactTicket try_emit(model::FactKind kind, const model::Job& job, flow::Nanos,
+                               std::string_view) noexcept override {
+        if (refuse) return 0;
         if (kind == model::FactKind::batch_closed) closed.push_back({job.batch_no, job.batch_seq});
-        return true;
+        return ++m_ticket;
     }
     bool refuse = false;
     std::vector<std::pair<std::uint64_t, std::uint32_t>> closed;

@@ -61,17 +61,20 @@ inline chain::Utxo make_utxo(std::uint64_t i, std::int64_t value = 100) {
 // Remembers every fact, in order. Called from the thread stepping the stage.
 class RecordingFactSink final : public model::FactSink {
   public:
+    model::FactTicket durable_through() const noexcept override { return ~model::FactTicket{0}; }
+    model::FactTicket m_ticket = 0;
     struct Fact {
         model::FactKind kind;
         std::uint64_t intake_seq;
         chain::Utxo utxo;
         chain::Hash256 txid;
     };
-    bool try_emit(model::FactKind kind, const model::Job& job, flow::Nanos) noexcept override {
+    model::FactTicket try_emit(model::FactKind kind, const model::Job& job, flow::Nanos,
+                               std::string_view) noexcept override {
         ++m_calls;
-        if (m_refuse_every != 0 && m_calls % m_refuse_every == 0) return false;
+        if (m_refuse_every != 0 && m_calls % m_refuse_every == 0) return 0;
         m_facts.push_back({kind, job.intake_seq, job.utxo, job.txid});
-        return true;
+        return ++m_ticket;
     }
     // Refuse every k-th offer (0: accept all): the write-behind being full.
     void refuse_every(std::uint64_t k) { m_refuse_every = k; }
