@@ -149,5 +149,95 @@ TEST(GateStage, FullOutputSpendsNoToken) {
     EXPECT_EQ(gate.bucket().total_granted(), 2u);
 }
 
+// A sink whose watermark and refusals the test moves by hand.
+class FenceFacts final : public model::FactSink {
+  public:
+    model::FactTicket try_emit(model::FactKind kind, const model::Job& job, flow::Nanos,
+                               std::string_view) noexcept override {
+        kinds.push_back(kind);
+        last_fail = job.fail;
+        return ++m_ticket;
+    }
+    model::FactTicket durable_through() const noexcept override { return durable; }
+    bool refused(model::FactTicket t) const noexcept override { return t == refused_ticket; }
+    model::FactTicket durable = 0;
+    model::FactTicket refused_ticket = 0;
+    std::vector<model::FactKind> kinds;
+    model::FailCode last_fail = model::FailCode::none;
+
+  private:
+    model::FactTicket m_ticket = 1000;
+};
+
+TEST(GateStage, FenceHoldsAJobUntilItsSignedFactIsDurable) {
+    JobChannel in(16), out(16);
+    flow::RunContext ctx;
+    FenceFacts facts;
+    auto feed = in.make_producer();
+    auto drain = out.make_consumer();
+    GateStage gate(TokenBucketConfig{100, 3s}, in, out, facts, ctx);
+    model::Job a, b, recovered;
+    a.intake_seq = 1;
+    a.signed_ticket = 5;
+    b.intake_seq = 2;
+    b.signed_ticket = 9;
+    recovered.intake_seq = 3;  // ticket 0: durable already (from storage)
+    ASSERT_TRUE(feed.try_enqueue(a));
+    ASSERT_TRUE(feed.try_enqueue(b));
+    ASSERT_TRUE(feed.try_enqueue(recovered));
+    flow::Nanos now{0};
+    model::Job got;
+    facts.durable = 4;
+    gate.step(now, 64);
+    EXPECT_FALSE(drain.try_dequeue(got)) << "released before its bytes were durable";
+    EXPECT_NE(ctx.deadline(), flow::RunContext::k_no_deadline) << "asks to look again";
+    EXPECT_GE(gate.fence_waits(), 1u);
+    facts.durable = 5;
+    gate.step(now + 1ms, 64);
+    ASSERT_TRUE(drain.try_dequeue(got));
+    EXPECT_EQ(got.intake_seq, 1u);
+    EXPECT_FALSE(drain.try_dequeue(got))
+        << "b (ticket 9) must still wait, and so must what follows";
+    facts.durable = 9;
+    gate.step(now + 2ms, 64);
+    ASSERT_TRUE(drain.try_dequeue(got));
+    EXPECT_EQ(got.intake_seq, 2u);
+    ASSERT_TRUE(drain.try_dequeue(got));
+    EXPECT_EQ(got.intake_seq, 3u);
+    EXPECT_EQ(gate.refused(), 0u);
+}
+
+TEST(GateStage, AJobStorageRefusedFailsAndNeverLeaves) {
+    JobChannel in(16), out(16);
+    flow::RunContext ctx;
+    FenceFacts facts;
+    auto feed = in.make_producer();
+    auto drain = out.make_consumer();
+    GateStage gate(TokenBucketConfig{100, 3s}, in, out, facts, ctx);
+    model::Job a, b;
+    a.intake_seq = 1;
+    a.signed_ticket = 3;
+    b.intake_seq = 2;
+    b.signed_ticket = 4;
+    ASSERT_TRUE(feed.try_enqueue(a));
+    ASSERT_TRUE(feed.try_enqueue(b));
+    feed.close();
+    facts.durable = 4;
+    facts.refused_ticket = 3;
+    flow::Step s = flow::Step::progressed;
+    for (int i = 0; i < 10 && s != flow::Step::finished; ++i)
+        s = gate.step(flow::Nanos{0}, 64);
+    EXPECT_EQ(s, flow::Step::finished);
+    model::Job got;
+    ASSERT_TRUE(drain.try_dequeue(got));
+    EXPECT_EQ(got.intake_seq, 2u);
+    EXPECT_FALSE(drain.try_dequeue(got));
+    EXPECT_EQ(gate.refused(), 1u);
+    ASSERT_EQ(facts.kinds.size(), 2u);
+    EXPECT_EQ(facts.kinds[0], model::FactKind::job_failed);
+    EXPECT_EQ(facts.kinds[1], model::FactKind::tx_released);
+    EXPECT_EQ(gate.counters().snapshot().rejected, 1u);
+}
+
 }  // namespace
 }  // namespace raregen::gate
