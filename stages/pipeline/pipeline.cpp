@@ -24,9 +24,10 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
     m_runner = std::make_unique<flow::Runner>(*parts.clock, ro);
     flow::RunContext& ctx = m_runner->context();
 
-    m_ingested = std::make_unique<JobChannel>(config.channel_capacity);
-    m_sequenced = std::make_unique<JobChannel>(config.channel_capacity);
-    m_signed = std::make_unique<JobChannel>(config.channel_capacity);
+    const std::size_t producers = config.external_inputs ? 2 : 1;
+    m_ingested = std::make_unique<JobChannel>(config.channel_capacity, producers);
+    m_sequenced = std::make_unique<JobChannel>(config.channel_capacity, producers);
+    m_signed = std::make_unique<JobChannel>(config.channel_capacity, producers);
     m_released = std::make_unique<JobChannel>(config.channel_capacity);
 
     m_ingest = &m_runner->emplace<ingest::IngestStage>(k_worker_light, parts.input_fd, *m_ingested,
@@ -44,6 +45,19 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
                                                  *m_released, *parts.facts, ctx);
     m_send =
         &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink, *parts.facts);
+    if (config.external_inputs) {
+        m_external = std::make_unique<ExternalInputs>(ExternalInputs{
+            m_ingested->make_producer(), m_sequenced->make_producer(), m_signed->make_producer()});
+    }
+}
+
+Pipeline::ExternalInputs Pipeline::take_external_inputs() {
+    if (!m_external)
+        throw std::logic_error(
+            "pipeline: no external inputs (set PipelineConfig::external_inputs, take them once)");
+    ExternalInputs out = std::move(*m_external);
+    m_external.reset();
+    return out;
 }
 
 Pipeline::~Pipeline() = default;

@@ -50,6 +50,11 @@ struct PipelineConfig {
     gate::TokenBucketConfig gate{};  // capacity per period (MAX_TX_PER_3S)
     sign::SignStageOptions sign{};
     ingest::IngestOptions ingest{};
+    // Adds a second producer to the inputs of sequence, sign and gate, for
+    // jobs that come from storage instead of the intake file: queued rows
+    // claimed from the database, and jobs resumed after a crash (see
+    // take_external_inputs).
+    bool external_inputs = false;
 };
 
 // What the pipeline reads and writes, owned by the caller.
@@ -87,6 +92,17 @@ class Pipeline {
     void request_stop() noexcept;
     flow::Runner& runner() noexcept { return *m_runner; }
 
+    // With config.external_inputs: the producer handles into the inputs of
+    // sequence (new jobs to batch), sign (batched jobs to sign) and gate
+    // (signed jobs to send). Take them once, before start(), and hand them
+    // to the one thread that feeds them; each must be closed when that
+    // source is done, or the stage behind it never finishes. After an
+    // enqueue, call runner().wake() so a parked worker looks.
+    struct ExternalInputs {
+        flow::Channel<model::Job>::Producer to_sequence, to_sign, to_gate;
+    };
+    ExternalInputs take_external_inputs();
+
     const ingest::IngestStage& ingest() const { return *m_ingest; }
     const sequence::SequenceStage& sequence() const { return *m_sequence; }
     const sign::SignStage& sign() const { return *m_sign; }
@@ -107,6 +123,7 @@ class Pipeline {
     sign::SignStage* m_sign = nullptr;
     gate::GateStage* m_gate = nullptr;
     send::SendStage* m_send = nullptr;
+    std::unique_ptr<ExternalInputs> m_external;
 };
 
 }  // namespace raregen::pipeline

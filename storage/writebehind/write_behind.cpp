@@ -120,7 +120,9 @@ WITH u AS (
     UPDATE publish_jobs p
        SET txid = u.txid, signed_tx = u.raw, ef_tx = u.ef, spent_txid = u.spent_txid,
            spent_vout = u.spent_vout, signed_at = coalesce(p.signed_at, now()), updated_at = now(),
-           processing_batch_id = u.batch_id, batch_seq = u.seq,
+           -- a resumed job keeps the batch it was given before the restart
+           processing_batch_id = coalesce(p.processing_batch_id, u.batch_id),
+           batch_seq = coalesce(p.batch_seq, u.seq),
            status = CASE WHEN p.status = 'queued' THEN 'processing_batch' ELSE p.status END
       FROM u
      WHERE p.job_id = u.job_id AND p.instance_id = $9

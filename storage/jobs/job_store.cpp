@@ -1,0 +1,230 @@
+#include "storage/jobs/job_store.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <fstream>
+#include <stdexcept>
+
+#include "engine/chain/bytes.h"
+
+namespace raregen::jobs {
+
+namespace {
+
+constexpr const char* k_row_columns =
+    "job_id, record_id, record_hash, processing_batch_id, batch_seq, txid, signed_tx, ef_tx, "
+    "spent_txid, spent_vout, intake_seq";
+
+// Fills `r` from one row selected with k_row_columns; false with `why` if it
+// cannot be resumed.
+bool job_from_row(const pg::Result& res, int row, ResumedJob& r, std::string& why) {
+    const auto id = model::JobId::parse(res.text(row, 0));
+    if (!id) {
+        why = "job_id is not a UUID";
+        return false;
+    }
+    r.job = model::Job{};
+    r.job.job_id = *id;
+    const std::string_view record_id = res.text(row, 1);
+    if (record_id.size() > model::k_max_record_id) {
+        why = "record_id is longer than the engine accepts";
+        return false;
+    }
+    r.job.record_id.assign(record_id);
+    const auto hash = chain::from_hex_fixed<32>(res.text(row, 2));
+    if (!hash) {
+        why = "record_hash is not 64 hex digits";
+        return false;
+    }
+    r.job.record_hash = *hash;
+    r.job.intake_seq = static_cast<std::uint64_t>(res.int64(row, 10).value_or(0));
+    r.batch_id = res.is_null(row, 3) ? std::string() : std::string(res.text(row, 3));
+    const bool batched = !res.is_null(row, 3) && !res.is_null(row, 4);
+    if (batched) r.job.batch_seq = static_cast<std::uint32_t>(res.int64(row, 4).value_or(0));
+    if (!res.is_null(row, 6)) {
+        // Signed: resend the stored bytes.
+        const auto txid = chain::from_hex_fixed<32>(res.text(row, 5));
+        const auto spent = chain::from_hex_fixed<32>(res.text(row, 8));
+        const auto raw = res.bytes(row, 6);
+        if (!txid || !spent || !raw ||
+            !r.job.raw.assign(chain::ByteSpan(raw->data(), raw->size()))) {
+            why = "the stored transaction cannot be read back";
+            return false;
+        }
+        std::reverse_copy(txid->begin(), txid->end(), r.job.txid.begin());
+        std::reverse_copy(spent->begin(), spent->end(), r.job.utxo.outpoint.txid.begin());
+        r.job.utxo.outpoint.vout = static_cast<std::uint32_t>(res.int64(row, 9).value_or(0));
+        if (!res.is_null(row, 7)) {
+            const auto ef = res.bytes(row, 7);
+            if (!ef || !r.job.ef.assign(chain::ByteSpan(ef->data(), ef->size()))) {
+                why = "the stored EF transaction cannot be read back";
+                return false;
+            }
+        }
+        r.route = Route::gate;
+    } else if (batched) {
+        r.route = Route::sign;
+    } else {
+        r.route = Route::sequence;
+    }
+    return true;
+}
+
+void sort_resume_order(std::vector<ResumedJob>& v, std::size_t from) {
+    std::stable_sort(v.begin() + static_cast<long>(from), v.end(),
+                     [](const ResumedJob& a, const ResumedJob& b) {
+                         if (a.route != b.route) return a.route > b.route;  // gate, sign, sequence
+                         if (a.batch_id != b.batch_id) return a.batch_id < b.batch_id;
+                         if (a.job.batch_seq != b.job.batch_seq)
+                             return a.job.batch_seq < b.job.batch_seq;
+                         return a.job.intake_seq < b.job.intake_seq;
+                     });
+}
+
+pg::Status fail_rows(pg::Connection& conn,
+                     const std::vector<std::pair<std::string, std::string>>& bad) {
+    for (const auto& [job_id, why] : bad) {
+        pg::Result r = conn.exec_params(
+            "UPDATE publish_jobs SET status = 'failed', error_code = 'unresumable', "
+            "error_detail = $2, updated_at = now() WHERE job_id = $1",
+            job_id, why);
+        if (!r.ok()) return r.status();
+    }
+    return pg::Status::success();
+}
+
+}  // namespace
+
+std::string new_instance_id() {
+    std::array<unsigned char, 8> b{};
+    std::ifstream urandom("/dev/urandom", std::ios::binary);
+    if (!urandom.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(b.size())))
+        throw std::runtime_error("cannot read /dev/urandom for an instance id");
+    return "i-" + chain::to_hex(chain::ByteSpan(b.data(), b.size()));
+}
+
+InstanceLease::InstanceLease(const std::string& conninfo, std::string instance_id)
+    : m_id(std::move(instance_id)) {
+    m_conn = std::make_unique<pg::Connection>(pg::Connection::connect(conninfo));
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    pg::Result r = m_conn->exec_params(
+        "INSERT INTO raregen_instances (instance_id, hostname, pid, version) VALUES ($1, $2, $3, "
+        "'raregen') ON CONFLICT (instance_id) DO UPDATE SET heartbeat_at = now(), stopped_at = "
+        "NULL",
+        m_id, std::string(host), static_cast<std::int64_t>(::getpid()));
+    if (!r.ok()) throw std::runtime_error("cannot register this engine instance: " + r.error());
+    r = m_conn->exec_params("SELECT pg_try_advisory_lock($1, hashtext($2))",
+                            static_cast<std::int64_t>(k_instance_lock_class), m_id);
+    if (!r.ok() || r.rows() != 1 || r.text(0, 0) != "t")
+        throw std::runtime_error("cannot take this instance's liveness lock: " +
+                                 (r.ok() ? std::string("held by another session") : r.error()));
+}
+
+InstanceLease::~InstanceLease() {
+    if (m_conn && m_conn->ok())
+        m_conn->exec_params(
+            "UPDATE raregen_instances SET stopped_at = now(), heartbeat_at = now() "
+            "WHERE instance_id = $1",
+            m_id);
+}
+
+pg::Status find_dead_instances(pg::Connection& conn, const std::string& me,
+                               std::vector<std::string>& dead) {
+    // The lock taken to test a session is released at once; a transaction
+    // scoped lock would do, but the xact form cannot be tested and dropped
+    // per row. pg_try_advisory_lock + unlock in one statement per row.
+    pg::Result r = conn.exec_params(
+        "SELECT instance_id FROM raregen_instances WHERE stopped_at IS NULL AND instance_id <> $1 "
+        "ORDER BY started_at",
+        me);
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r.rows(); ++i) {
+        const std::string id(r.text(i, 0));
+        pg::Result t = conn.exec_params(
+            "SELECT CASE WHEN pg_try_advisory_lock($1, hashtext($2)) "
+            "THEN pg_advisory_unlock($1, hashtext($2)) ELSE false END",
+            static_cast<std::int64_t>(k_instance_lock_class), id);
+        if (!t.ok()) return t.status();
+        if (t.text(0, 0) == "t") dead.push_back(id);
+    }
+    return pg::Status::success();
+}
+
+pg::Status adopt_jobs(pg::Connection& conn, const std::string& dead, const std::string& me,
+                      std::vector<ResumedJob>& out) {
+    const std::size_t from = out.size();
+    std::vector<std::pair<std::string, std::string>> bad;
+    pg::Status st = conn.transaction([&](pg::Connection& c) {
+        // Batched-but-unsigned jobs keep their batch; a job without a
+        // complete batch assignment goes back to queued and is batched anew.
+        const std::string sql =
+            "UPDATE publish_jobs SET instance_id = $2, updated_at = now(), "
+            "  status = CASE WHEN signed_tx IS NOT NULL THEN status "
+            "                WHEN processing_batch_id IS NOT NULL AND batch_seq IS NOT NULL "
+            "                THEN 'processing_batch' ELSE 'queued' END "
+            "WHERE instance_id = $1 AND status IN ('queued', 'processing_batch', 'sending') "
+            "RETURNING " +
+            std::string(k_row_columns);
+        pg::Result r = c.exec_params(sql, dead, me);
+        if (!r.ok()) return r.status();
+        for (int i = 0; i < r.rows(); ++i) {
+            ResumedJob j;
+            std::string why;
+            if (job_from_row(r, i, j, why))
+                out.push_back(std::move(j));
+            else
+                bad.emplace_back(std::string(r.text(i, 0)), why);
+        }
+        pg::Status f = fail_rows(c, bad);
+        if (!f.ok()) return f;
+        pg::Result s = c.exec_params(
+            "UPDATE raregen_instances SET stopped_at = now() WHERE instance_id = $1", dead);
+        if (!s.ok()) return s.status();
+        return pg::Status::success();
+    });
+    if (!st.ok()) {
+        out.resize(from);
+        return st;
+    }
+    sort_resume_order(out, from);
+    return st;
+}
+
+pg::Status claim_queued(pg::Connection& conn, const std::string& me, std::size_t limit,
+                        std::vector<ResumedJob>& out) {
+    const std::size_t from = out.size();
+    std::vector<std::pair<std::string, std::string>> bad;
+    pg::Status st = conn.transaction([&](pg::Connection& c) {
+        const std::string sql =
+            "UPDATE publish_jobs SET instance_id = $1, updated_at = now() "
+            "WHERE job_id IN (SELECT job_id FROM publish_jobs "
+            "                  WHERE status = 'queued' AND instance_id IS NULL "
+            "                  ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED) "
+            "RETURNING " +
+            std::string(k_row_columns);
+        pg::Result r = c.exec_params(sql, me, static_cast<std::int64_t>(limit));
+        if (!r.ok()) return r.status();
+        for (int i = 0; i < r.rows(); ++i) {
+            ResumedJob j;
+            std::string why;
+            if (job_from_row(r, i, j, why)) {
+                j.route = Route::sequence;
+                out.push_back(std::move(j));
+            } else {
+                bad.emplace_back(std::string(r.text(i, 0)), why);
+            }
+        }
+        return fail_rows(c, bad);
+    });
+    if (!st.ok()) {
+        out.resize(from);
+        return st;
+    }
+    sort_resume_order(out, from);
+    return st;
+}
+
+}  // namespace raregen::jobs

@@ -1,0 +1,172 @@
+// Instances, liveness, adoption and claiming against a real PostgreSQL 15.
+
+#include "storage/jobs/job_store.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "storage/pg/migrations.h"
+#include "tests/storage/pg/pg_test_env.h"
+
+namespace raregen::jobs {
+namespace {
+
+using pg::testing::PgTest;
+
+class JobStoreTest : public PgTest {
+  protected:
+    std::string db() {
+        const std::string d = fresh_database();
+        pg::Connection c = connect(d);
+        pg::Status st = pg::migrate(c);
+        EXPECT_TRUE(st.ok()) << st.message();
+        return d;
+    }
+};
+
+std::string uuid(int i) {
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012d", i);
+    return buf;
+}
+std::string hash(int i) {
+    std::string h(64, '0');
+    const std::string n = std::to_string(i);
+    h.replace(64 - n.size(), n.size(), n);
+    return h;
+}
+
+const std::uint8_t k_tx[3] = {1, 2, 3};
+
+void insert_job(pg::Connection& c, int i, const std::string& owner, const std::string& status,
+                const char* batch, int seq, bool signed_tx) {
+    pg::Result r = c.exec_params(
+        "INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, status, "
+        "instance_id, processing_batch_id, batch_seq, intake_seq, txid, signed_tx, spent_txid, "
+        "spent_vout) VALUES ($1, $2, '{}', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        uuid(i), "rec-" + std::to_string(i), hash(i), status,
+        owner.empty() ? std::optional<std::string>() : std::optional<std::string>(owner),
+        batch ? std::optional<std::string>(batch) : std::nullopt,
+        seq > 0 ? std::optional<std::int64_t>(seq) : std::nullopt, static_cast<std::int64_t>(i),
+        signed_tx ? std::optional<std::string>(hash(1000 + i)) : std::nullopt,
+        signed_tx ? std::optional<pg::Binary>(pg::Binary{std::span<const std::uint8_t>(k_tx, 3)})
+                  : std::nullopt,
+        signed_tx ? std::optional<std::string>(hash(2000 + i)) : std::nullopt,
+        signed_tx ? std::optional<std::int64_t>(i) : std::nullopt);
+    ASSERT_TRUE(r.ok()) << r.error();
+}
+
+TEST_F(JobStoreTest, OnlyInstancesWhoseSessionEndedAreDead) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    InstanceLease live(d, "i-live");
+    {
+        InstanceLease graceful(d, "i-graceful");  // stops cleanly: stopped_at set
+    }
+    // A crashed engine: registered, no session holds its lock.
+    ASSERT_TRUE(c.exec("INSERT INTO raregen_instances (instance_id) VALUES ('i-crashed')").ok());
+    std::vector<std::string> dead;
+    ASSERT_TRUE(find_dead_instances(c, "i-me", dead).ok());
+    EXPECT_EQ(dead, std::vector<std::string>{"i-crashed"});
+    // The live one is still alive afterwards (the probe did not steal its lock).
+    dead.clear();
+    ASSERT_TRUE(find_dead_instances(c, "i-me", dead).ok());
+    EXPECT_EQ(dead, std::vector<std::string>{"i-crashed"});
+}
+
+TEST_F(JobStoreTest, AdoptionResumesEachUnfinishedJobOnItsRoute) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    insert_job(c, 1, "i-dead", "sending", "b-x-1", 1, true);
+    insert_job(c, 2, "i-dead", "processing_batch", "b-x-1", 3, false);
+    insert_job(c, 3, "i-dead", "processing_batch", "b-x-1", 2, false);
+    insert_job(c, 4, "i-dead", "queued", nullptr, 0, false);
+    insert_job(c, 5, "i-dead", "sent", "b-x-1", 4, true);              // finished: left alone
+    insert_job(c, 6, "i-other", "queued", nullptr, 0, false);          // someone else's
+    insert_job(c, 7, "i-dead", "processing_batch", "b-x-2", 1, true);  // signed, not released
+    std::vector<ResumedJob> out;
+    ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
+    ASSERT_EQ(out.size(), 5u);
+    EXPECT_EQ(out[0].route, Route::gate);
+    EXPECT_EQ(out[0].job.job_id.to_string(), uuid(1));
+    EXPECT_EQ(out[0].job.raw.size, 3u);
+    EXPECT_EQ(out[0].job.utxo.outpoint.vout, 1u);
+    EXPECT_EQ(out[1].route, Route::gate);
+    EXPECT_EQ(out[1].job.job_id.to_string(), uuid(7));
+    EXPECT_EQ(out[2].route, Route::sign);  // batch order: seq 2 before seq 3
+    EXPECT_EQ(out[2].job.batch_seq, 2u);
+    EXPECT_EQ(out[3].route, Route::sign);
+    EXPECT_EQ(out[3].job.batch_seq, 3u);
+    EXPECT_EQ(out[4].route, Route::sequence);
+    EXPECT_EQ(out[4].job.record_id.view(), "rec-4");
+    pg::Result r = c.exec("SELECT count(*) FROM publish_jobs WHERE instance_id = 'i-me'");
+    EXPECT_EQ(r.text(0, 0), "5");
+    r = c.exec("SELECT instance_id FROM publish_jobs WHERE job_id = '" + uuid(5) + "'");
+    EXPECT_EQ(r.text(0, 0), "i-dead");
+    // Adopting again finds nothing: no job is resumed twice.
+    out.clear();
+    ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
+    EXPECT_TRUE(out.empty());
+}
+
+TEST_F(JobStoreTest, UnreadableRowsAreFailedWithTheReasonNotResumed) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    ASSERT_TRUE(
+        c.exec("INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, "
+               "status, instance_id) VALUES ('not-a-uuid', 'r', '{}', '" +
+               hash(9) + "', 'queued', 'i-dead')")
+            .ok());
+    std::vector<ResumedJob> out;
+    ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
+    EXPECT_TRUE(out.empty());
+    pg::Result r =
+        c.exec("SELECT status, error_code FROM publish_jobs WHERE job_id = 'not-a-uuid'");
+    EXPECT_EQ(r.text(0, 0), "failed");
+    EXPECT_EQ(r.text(0, 1), "unresumable");
+}
+
+TEST_F(JobStoreTest, ConcurrentClaimsNeverTakeTheSameRow) {
+    const std::string d = db();
+    {
+        pg::Connection c = connect(d);
+        for (int i = 1; i <= 400; ++i)
+            insert_job(c, i, "", "queued", nullptr, 0, false);
+    }
+    std::vector<ResumedJob> got[3];
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&, t] {
+            pg::Connection c = connect(d);
+            const std::string me = "i-" + std::to_string(t);
+            for (;;) {
+                const std::size_t before = got[t].size();
+                ASSERT_TRUE(claim_queued(c, me, 25, got[t]).ok());
+                if (got[t].size() == before) break;
+            }
+        });
+    }
+    for (auto& th : threads)
+        th.join();
+    std::set<std::string> all;
+    std::size_t total = 0;
+    for (auto& g : got) {
+        total += g.size();
+        for (auto& j : g) {
+            EXPECT_EQ(j.route, Route::sequence);
+            all.insert(j.job.job_id.to_string());
+        }
+    }
+    EXPECT_EQ(total, 400u);
+    EXPECT_EQ(all.size(), 400u);
+    pg::Connection c = connect(d);
+    EXPECT_EQ(c.exec("SELECT count(*) FROM publish_jobs WHERE instance_id IS NULL").text(0, 0),
+              "0");
+}
+
+}  // namespace
+}  // namespace raregen::jobs
