@@ -40,7 +40,7 @@ echo "load before: $(uptime)"
 "$raregen" keys generate --testnet --out key.wif >/dev/null
 "$raregen" gen utxos "$n" --key-file key.wif --out utxos.txt >/dev/null
 "$raregen" gen intents "$n" --signers 8 --seed 1 --out intents.ndjson --registered registered.txt >/dev/null
-"$raregen" run --intents intents.ndjson --utxos utxos.txt --key-file key.wif \
+"$raregen" run --memory --intents intents.ndjson --utxos utxos.txt --key-file key.wif \
   --registered registered.txt --out txs.ef --no-gate --change --progress 0 >summary.json
 "$chain_bench" --benchmark_filter='^BM_RawEcdsaSign$' --benchmark_repetitions=3 \
   --benchmark_out=raw_sign.json --benchmark_out_format=json >raw_sign.log 2>&1 ||

@@ -314,6 +314,7 @@ bool IngestStage::deliver(flow::Nanos now) noexcept {
 flow::Step IngestStage::finish() noexcept {
     m_out.close();
     m_finished = true;
+    m_done.store(true, std::memory_order_release);
     return flow::Step::finished;
 }
 

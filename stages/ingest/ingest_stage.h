@@ -152,6 +152,8 @@ class IngestStage final : public flow::Stage {
     std::uint64_t lines_read() const noexcept { return m_lines.load(std::memory_order_relaxed); }
     // Jobs accepted so far (the last intake_seq given). Any thread.
     std::uint64_t accepted() const noexcept { return m_accepted.load(std::memory_order_relaxed); }
+    // True once the stage has finished (end of input, or stop). Any thread.
+    bool input_finished() const noexcept { return m_done.load(std::memory_order_acquire); }
     // errno of the read that failed, or 0. Read after the stage finished.
     int input_error() const noexcept { return m_input_error; }
 
@@ -198,6 +200,7 @@ class IngestStage final : public flow::Stage {
     std::string_view m_canonical;  // the held job's JCS record (the validator's buffer)
     enum class Pending : std::uint8_t { none, fact, enqueue } m_pending = Pending::none;
     bool m_finished = false;
+    std::atomic<bool> m_done{false};
 
     std::atomic<std::uint64_t> m_lines{0};
     std::atomic<std::uint64_t> m_accepted{0};

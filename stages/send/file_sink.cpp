@@ -10,11 +10,12 @@
 
 namespace raregen::send {
 
-FileSink::FileSink(const std::string& path, TxEncoding encoding) : m_encoding(encoding) {
+FileSink::FileSink(const std::string& path, TxEncoding encoding, FileSinkMode mode)
+    : m_encoding(encoding), m_write_through(mode == FileSinkMode::append_write_through) {
     if (path == "-") {
         m_file = stdout;
     } else {
-        m_file = std::fopen(path.c_str(), "wb");
+        m_file = std::fopen(path.c_str(), m_write_through ? "ab" : "wb");
         if (m_file == nullptr)
             throw std::runtime_error("cannot open output file '" + path +
                                      "': " + std::strerror(errno));
@@ -39,6 +40,12 @@ SinkStatus FileSink::try_send(const model::Job& job) noexcept {
     chain::append_hex(tx.span(), m_line);
     m_line.push_back('\n');
     if (std::fwrite(m_line.data(), 1, m_line.size(), m_file) != m_line.size()) {
+        m_error = std::string("write failed: ") + std::strerror(errno);
+        return SinkStatus::failed;
+    }
+    // Write-through: the line is in the kernel before the job counts as
+    // sent, so a killed process never reports a transaction it did not hand over.
+    if (m_write_through && std::fflush(m_file) != 0) {
         m_error = std::string("write failed: ") + std::strerror(errno);
         return SinkStatus::failed;
     }

@@ -1,5 +1,14 @@
-// `raregen run`: the whole pipeline over a file of intents, in memory:
+// `raregen run`: the whole pipeline over a file of intents:
 // ingest -> sequence -> sign -> gate -> a file of signed transactions.
+//
+// With a database (the default): DATABASE_URL, or with none a private
+// PostgreSQL started for the run. Every fact goes through the write-behind,
+// the gate's fence holds each transaction until its bytes are durable,
+// signers and recent nonces come from the database, UTXOs are leased from
+// the `utxos` table (the --utxos file is imported into it first), and the
+// unfinished jobs of dead engines (a killed earlier run) are resumed. The
+// output file is appended to and written through, so a killed run loses
+// nothing it recorded as sent. --memory runs without any of that.
 //
 // Settings: flags, with defaults from the seed service's environment
 // variables (BATCH_WINDOW_MS, MAX_BATCH_SIZE, MAX_TX_PER_3S) where it had one.
@@ -31,8 +40,18 @@
 #include "stages/ingest/wall_time.h"
 #include "stages/pipeline/pipeline.h"
 #include "stages/send/file_sink.h"
+#include "storage/jobs/job_feeder.h"
+#include "storage/jobs/job_store.h"
+#include "storage/keys/nonces.h"
+#include "storage/keys/signers.h"
+#include "storage/pg/connection.h"
+#include "storage/pg/embedded.h"
+#include "storage/pg/migrations.h"
+#include "storage/pool/pool_feeder.h"
+#include "storage/pool/utxo_pool.h"
 #include "storage/utxo/utxo_file.h"
 #include "storage/utxo/utxo_ring.h"
+#include "storage/writebehind/write_behind.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
 
@@ -60,7 +79,44 @@ struct RunOptions {
     double progress_s = 1.0;
     bool change = false;
     bool no_gate = false;
+    bool memory = false;   // no database at all
+    bool keep_db = false;  // keep the private cluster's directory
+    std::size_t ring_capacity = 65536;
+    std::uint64_t flush_max = 4096;
+    std::uint64_t lease_s = 300;
 };
+
+// Registers the keys of a signer file ("PUBKEY_HEX [active|revoked]" lines)
+// in registered_keys. Returns an error message, empty on success.
+std::string register_signer_file(pg::Connection& conn, const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) return "--registered " + path + ": " + std::strerror(errno);
+    char line[1024];
+    int n = 0;
+    std::string error;
+    while (error.empty() && std::fgets(line, sizeof line, f) != nullptr) {
+        ++n;
+        char key[200] = {}, status[32] = {};
+        const int got = std::sscanf(line, "%199s %31s", key, status);
+        if (got < 1 || key[0] == '#') continue;
+        std::string why;
+        const auto pub = keys::parse_compressed_pubkey(key, &why);
+        if (!pub) {
+            error = path + ":" + std::to_string(n) + ": " + why;
+            break;
+        }
+        if (got == 2 && std::string(status) != "active") {
+            const keys::RevokeResult r = keys::revoke_signer(conn, *pub);
+            if (!r.ok() && r.outcome != keys::RevokeOutcome::not_registered)
+                error = r.status.message();
+            continue;
+        }
+        const keys::RegisterResult r = keys::register_signer(conn, *pub);
+        if (!r.ok()) error = r.status.message();
+    }
+    std::fclose(f);
+    return error;
+}
 
 // A default from the environment, if set and numeric.
 template <class T>
@@ -96,16 +152,81 @@ int run_pipeline(const RunOptions& o) {
                            std::string(chain::wif_error_message(wif.error)));
     const chain::PublicationKey key(wif.key->key, wif.key->compressed);
 
-    auto registry = ingest::InMemorySignerRegistry::load_file(o.registered);
-    if (!registry) return usage_error(registry.error);
+    // ---- the database (unless --memory) ----
+    std::optional<pg::EmbeddedPostgres> embedded;
+    std::string conninfo;
+    std::optional<pg::Connection> db;
+    if (!o.memory) {
+        if (const char* url = std::getenv("DATABASE_URL"); url != nullptr && *url != '\0') {
+            conninfo = url;
+        } else {
+            pg::EmbeddedOptions eo;
+            eo.keep = o.keep_db;
+            try {
+                embedded.emplace(eo);
+            } catch (const std::exception& e) {
+                return internal_error(std::string("no DATABASE_URL, and the private PostgreSQL "
+                                                  "could not start: ") +
+                                      e.what());
+            }
+            conninfo = embedded->conninfo();
+            std::fprintf(stderr,
+                         "raregen run: no DATABASE_URL: a private PostgreSQL runs in %s (%s on "
+                         "exit)\n",
+                         embedded->directory().c_str(), o.keep_db ? "kept" : "removed");
+        }
+        try {
+            db.emplace(pg::Connection::connect(conninfo));
+        } catch (const std::exception& e) {
+            return usage_error(std::string("DATABASE_URL: ") + e.what());
+        }
+        if (pg::Status st = pg::migrate(*db); !st.ok())
+            return internal_error("migrating the database failed: " + st.message());
+    }
 
-    const utxo::UtxoFileResult utxos = utxo::load_utxo_file(o.utxos);
-    if (!utxos.ok()) return usage_error(utxos.describe(o.utxos));
-    utxo::UtxoRing ring(std::max<std::size_t>(utxos.utxos.size(), 1));
-    if (ring.try_push_bulk(utxos.utxos) != utxos.utxos.size())
-        return internal_error("the UTXO ring refused outpoints it has room for");
-    ring.close();  // the file is all there is: jobs beyond it fail instead of waiting
+    ingest::InMemorySignerRegistry signers;
+    if (o.memory) {
+        if (o.registered.empty()) return usage_error("--registered is required with --memory");
+        auto loaded = ingest::InMemorySignerRegistry::load_file(o.registered);
+        if (!loaded) return usage_error(loaded.error);
+        signers = std::move(*loaded.registry);
+    } else {
+        if (!o.registered.empty()) {
+            auto check = ingest::InMemorySignerRegistry::load_file(o.registered);
+            if (!check) return usage_error(check.error);
+            if (std::string e = register_signer_file(*db, o.registered); !e.empty())
+                return usage_error("--registered: " + e);
+        }
+        const keys::SignerLoad sl = keys::load_signers(*db, signers);
+        if (!sl.ok()) return internal_error("loading registered_keys failed: " + sl.error);
+    }
 
+    utxo::UtxoFileResult utxos;
+    if (!o.utxos.empty()) {
+        utxos = utxo::load_utxo_file(o.utxos);
+        if (!utxos.ok()) return usage_error(utxos.describe(o.utxos));
+    } else if (o.memory) {
+        return usage_error("--utxos is required with --memory");
+    }
+    std::optional<utxo::UtxoRing> ring;
+    if (o.memory) {
+        ring.emplace(std::max<std::size_t>(utxos.utxos.size(), 1));
+        if (ring->try_push_bulk(utxos.utxos) != utxos.utxos.size())
+            return internal_error("the UTXO ring refused outpoints it has room for");
+        ring->close();  // the file is all there is: jobs beyond it fail instead of waiting
+    } else {
+        if (!utxos.utxos.empty()) {
+            std::vector<pool::ImportUtxo> rows;
+            rows.reserve(utxos.utxos.size());
+            for (const chain::Utxo& u : utxos.utxos)
+                rows.push_back(pool::ImportUtxo{u, std::nullopt, std::nullopt});
+            const auto imported = pool::import_utxos(*db, rows, pool::Purpose::publish);
+            if (!imported.ok())
+                return internal_error("importing --utxos failed: " + imported.status.message());
+        }
+        if (o.ring_capacity == 0) return usage_error("--ring must be at least 1");
+        ring.emplace(o.ring_capacity);
+    }
     const auto fee = chain::parse_fee_rate(o.fee_rate);
     if (!fee)
         return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000) with BYTES > 0, got '" +
@@ -134,17 +255,44 @@ int run_pipeline(const RunOptions& o) {
     std::optional<send::FileSink> sink;
     try {
         sink.emplace(o.out,
-                     o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex);
+                     o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex,
+                     o.memory ? send::FileSinkMode::truncate_buffered
+                              : send::FileSinkMode::append_write_through);
     } catch (const std::exception& e) {
         return usage_error(std::string("--out: ") + e.what());
+    }
+
+    // ---- this engine's identity, and what dead ones left ----
+    std::optional<jobs::InstanceLease> instance;
+    std::string instance_id = "memory";
+    if (!o.memory) {
+        try {
+            instance.emplace(conninfo, jobs::new_instance_id());
+        } catch (const std::exception& e) {
+            return internal_error(e.what());
+        }
+        instance_id = instance->id();
+        // UTXOs leased by engines that died go back to the pool before this
+        // one leases (their jobs are adopted by the job feeder below).
+        std::vector<std::string> dead;
+        if (pg::Status st = jobs::find_dead_instances(*db, instance_id, dead); !st.ok())
+            return internal_error("looking for dead engines failed: " + st.message());
+        for (const std::string& d : dead) {
+            const auto r = pool::reclaim_utxos(*db, d);
+            if (!r.ok())
+                return internal_error("reclaiming UTXO leases failed: " + r.status.message());
+        }
+        if (const auto r = pool::reclaim_expired(*db); !r.ok())
+            return internal_error("reclaiming expired UTXO leases failed: " + r.status.message());
     }
 
     // ---- the graph ----
     flow::SteadyClock clock;
     pipeline::PipelineConfig config;
     config.channel_capacity = o.channel_capacity;
-    config.batch_prefix =
-        o.batch_prefix.empty() ? "r" + std::to_string(::getpid()) : o.batch_prefix;
+    config.batch_prefix = !o.batch_prefix.empty() ? o.batch_prefix
+                          : o.memory              ? "r" + std::to_string(::getpid())
+                                                  : instance_id;
     config.batch_window = std::chrono::milliseconds(o.window_ms);
     config.max_batch_size = o.batch_size;
     config.gate.capacity = o.no_gate ? gate::k_max_capacity : o.rate;
@@ -158,19 +306,45 @@ int run_pipeline(const RunOptions& o) {
     config.ingest.wall_offset = ingest::wall_clock_offset(clock);
     config.ingest.validator.max_age = std::chrono::seconds(o.max_age_s);
     config.ingest.reject_sink = reject_writer ? &*reject_writer : nullptr;
+    config.external_inputs = !o.memory;
 
     ingest::InMemoryNonceStore nonces(
         ingest::InMemoryNonceStore::k_default_capacity,
         config.ingest.validator.max_age + config.ingest.validator.max_future);
-    model::CountingFactSink facts;
+    if (!o.memory) {
+        const keys::NonceLoad nl = keys::load_recent_nonces(*db, nonces, nonces.retention());
+        if (!nl.ok()) return internal_error("loading recent nonces failed: " + nl.error);
+    }
+
+    // Set once the pipeline exists: the write-behind and the feeders wake it.
+    std::atomic<flow::Runner*> runner{nullptr};
+    auto wake = [&runner] {
+        if (flow::Runner* r = runner.load(std::memory_order_acquire)) r->wake();
+    };
+    auto log_line = [](std::string_view m) {
+        std::fprintf(stderr, "raregen run: %.*s\n", static_cast<int>(m.size()), m.data());
+    };
+    model::CountingFactSink counting_facts;
+    std::optional<writebehind::WriteBehind> wb;
+    if (!o.memory) {
+        writebehind::WriteBehindOptions wo;
+        wo.conninfo = conninfo;
+        wo.instance_id = instance_id;
+        wo.batch_prefix = config.batch_prefix;
+        wo.max_flush = static_cast<std::size_t>(o.flush_max);
+        wo.on_durable = wake;
+        wo.on_log = log_line;
+        wb.emplace(std::move(wo));
+    }
+
     pipeline::PipelineParts parts;
     parts.input_fd = fd;
     parts.nonces = &nonces;
-    parts.signers = &*registry.registry;
-    parts.ring = &ring;
+    parts.signers = &signers;
+    parts.ring = &*ring;
     parts.key = &key;
     parts.sink = &*sink;
-    parts.facts = &facts;
+    parts.facts = wb ? static_cast<model::FactSink*>(&*wb) : &counting_facts;
     parts.clock = &clock;
 
     std::optional<pipeline::Pipeline> pipe;
@@ -178,6 +352,37 @@ int run_pipeline(const RunOptions& o) {
         pipe.emplace(config, parts);
     } catch (const std::invalid_argument& e) {
         return usage_error(e.what());
+    }
+    runner.store(&pipe->runner(), std::memory_order_release);
+
+    std::optional<pool::PoolFeeder> pool_feeder;
+    std::optional<jobs::JobFeeder> job_feeder;
+    if (!o.memory) {
+        pool::PoolFeederOptions po;
+        po.instance_id = instance_id;
+        po.lease_duration = std::chrono::seconds(o.lease_s);
+        po.close_when_empty = true;  // a batch run: jobs beyond the pool fail, they do not wait
+        po.on_refill = wake;
+        pool_feeder.emplace(conninfo, *ring, po);
+
+        jobs::JobFeederOptions jo;
+        jo.conninfo = conninfo;
+        jo.instance_id = instance_id;
+        jo.input_done = [&pipe] { return pipe->ingest().input_finished(); };
+        jo.on_dead_instance = [](pg::Connection& c, const std::string& dead) {
+            (void)pool::reclaim_utxos(c, dead);
+        };
+        jo.on_log = log_line;
+        auto in = pipe->take_external_inputs();
+        job_feeder.emplace(std::move(jo), std::move(in.to_sequence), std::move(in.to_sign),
+                           std::move(in.to_gate), pipe->runner().context());
+        try {
+            wb->start();
+            pool_feeder->start();
+            job_feeder->start();
+        } catch (const std::exception& e) {
+            return internal_error(std::string("starting the storage threads failed: ") + e.what());
+        }
     }
 
     // ---- run, with progress on stderr ----
@@ -207,12 +412,23 @@ int run_pipeline(const RunOptions& o) {
                 static_cast<unsigned long long>(pipe->ingest().counters().rejected()),
                 static_cast<unsigned long long>(pipe->sign().signed_count()),
                 static_cast<unsigned long long>(sent),
-                dt > 0 ? static_cast<double>(sent - last_sent) / dt : 0.0, ring.depth());
+                dt > 0 ? static_cast<double>(sent - last_sent) / dt : 0.0, ring->depth());
             last_sent = sent;
             last_t = now;
         }
     });
     pipe->run();
+    // Storage winds down after the stages: the job feeder has closed its
+    // inputs (or the pipeline could not have finished), the ring's consumer
+    // is gone so the pool feeder can return what is left in it, and the
+    // write-behind flushes every fact before the run reports.
+    bool all_durable = true;
+    pool::FeederStopReport pool_report;
+    if (!o.memory) {
+        job_feeder->join();
+        pool_report = pool_feeder->stop();
+        all_durable = wb->stop();
+    }
     {
         std::lock_guard lock(mu);
         done = true;
@@ -249,7 +465,40 @@ int run_pipeline(const RunOptions& o) {
     summary["transactions"]["written"] = pipe->send().sent();
     summary["transactions"]["write_failed"] = pipe->send().failed();
     summary["utxos"]["loaded"] = utxos.utxos.size();
-    summary["utxos"]["left"] = ring.depth();
+    if (!o.memory) {
+        summary["utxos"]["leased"] = pool_feeder->leased();
+        summary["utxos"]["returned_to_pool"] = pool_report.released;
+        const writebehind::WriteBehindStats ws = wb->stats();
+        Json w;
+        w["facts"] = ws.emitted;
+        w["durable"] = ws.durable;
+        w["commits"] = ws.commits;
+        w["rows_per_flush"] = ws.rows_per_flush_mean;
+        w["flush_ms_p50"] = ws.flush_ms_p50;
+        w["flush_ms_p99"] = ws.flush_ms_p99;
+        w["refused"] = ws.refused;
+        w["skipped"] = ws.skipped;
+        w["retries"] = ws.retries;
+        w["healthy"] = ws.healthy;
+        summary["write_behind"] = w;
+        const jobs::JobFeederStats js = job_feeder->stats();
+        Json r;
+        r["resumed_to_gate"] = js.resumed_to_gate;
+        r["resumed_to_sign"] = js.resumed_to_sign;
+        r["resumed_to_sequence"] = js.resumed_to_sequence;
+        r["claimed"] = js.claimed;
+        r["dead_instances_adopted"] = js.instances_adopted;
+        summary["recovery"] = r;
+        summary["instance"] = instance_id;
+        summary["database"] = embedded ? std::string("embedded (private, ") +
+                                             (o.keep_db ? "kept in " + embedded->directory()
+                                                        : std::string("removed on exit")) +
+                                             ")"
+                                       : pg::describe_target(conninfo);
+        summary["transactions"]["refused_by_storage"] = pipe->gate().refused();
+    } else {
+        summary["utxos"]["left"] = ring->depth();
+    }
     summary["seconds"] = seconds;
     summary["tx_per_second"] =
         seconds > 0 ? static_cast<double>(pipe->send().sent()) / seconds : 0.0;
@@ -266,6 +515,10 @@ int run_pipeline(const RunOptions& o) {
         return internal_error(std::string("reading intents failed: ") +
                               std::strerror(in.input_error()));
     if (pipe->send().flush_failed()) return internal_error("writing " + o.out + " failed");
+    if (!all_durable)
+        return internal_error(
+            "the database stayed unreachable: some facts are not durable (the jobs they belong "
+            "to resume at the next start)");
     if (pipe->sign().unfunded() > 0)
         warn("ran out of UTXOs: " + std::to_string(pipe->sign().unfunded()) +
              " accepted jobs were not signed; load more outpoints (raregen gen utxos)");
@@ -281,22 +534,24 @@ void register_run_commands(CLI::App& app) {
     env_default("MAX_TX_PER_3S", opts->rate);
     CLI::App* run = app.add_subcommand(
         "run",
-        "Run the pipeline in memory over a file of signed intents: validate, batch, sign one "
-        "publication transaction per accepted intent (one UTXO each), pass the rate gate, and "
-        "write the transactions to --out, one hex line each. Progress on stderr; a summary "
-        "JSON on stdout. SIGINT/SIGTERM stop intake and drain: nothing accepted is lost.");
+        "Run the pipeline over a file of signed intents: validate, batch, sign one publication "
+        "transaction per accepted intent (one UTXO each), pass the rate gate, and append the "
+        "transactions to --out, one hex line each. Durable in PostgreSQL (DATABASE_URL, else a "
+        "private cluster for the run): a killed run resumes at the next start. Progress on "
+        "stderr; a summary JSON on stdout. SIGINT/SIGTERM stop intake and drain: nothing "
+        "accepted is lost.");
     run->add_option("--intents", opts->intents,
                     "NDJSON file of intents (POST /v1/publish bodies), or - for stdin")
         ->required();
     run->add_option("--utxos", opts->utxos,
-                    "UTXO file: one 'TXID:VOUT SATOSHIS' per line (raregen gen utxos)")
-        ->required();
+                    "UTXO file: one 'TXID:VOUT SATOSHIS' per line (raregen gen utxos); with a "
+                    "database it is imported into the utxos table, which the run leases from");
     run->add_option("--key-file", opts->key_file,
                     "WIF private key in a file with mode 0600 (raregen keys generate --out)")
         ->required();
     run->add_option("--registered", opts->registered,
-                    "registered signers: one 'PUBKEY_HEX [active|revoked]' per line")
-        ->required();
+                    "registered signers: one 'PUBKEY_HEX [active|revoked]' per line; with a "
+                    "database they are registered in registered_keys (raregen keys register)");
     run->add_option("--out", opts->out,
                     "where to write the signed transactions, one hex line each (- for stdout)")
         ->required();
@@ -323,6 +578,17 @@ void register_run_commands(CLI::App& app) {
     run->add_option("--batch-prefix", opts->batch_prefix,
                     "batch ids are b-<prefix>-<n> (default: r<pid>)");
     run->add_option("--seed", opts->seed, "seed for job ids (default: random)");
+    run->add_flag("--memory", opts->memory,
+                  "no database: nothing durable, nothing resumed (benchmarks, quick checks)");
+    run->add_flag("--keep-db", opts->keep_db,
+                  "without DATABASE_URL: keep the private PostgreSQL's directory after the run");
+    run->add_option("--ring", opts->ring_capacity,
+                    "UTXOs held in memory (leased from the database)")
+        ->capture_default_str();
+    run->add_option("--flush-max", opts->flush_max, "facts per write-behind transaction at most")
+        ->capture_default_str();
+    run->add_option("--lease-s", opts->lease_s, "UTXO lease in seconds (renewed while running)")
+        ->capture_default_str();
     run->add_option("--progress", opts->progress_s,
                     "seconds between progress lines on stderr (0: none)")
         ->capture_default_str();

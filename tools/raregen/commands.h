@@ -11,14 +11,16 @@ namespace raregen::cli {
 
 // `raregen tx decode|sighash|sign|verify`
 void register_tx_commands(CLI::App& app);
-// `raregen keys generate|address`
+// `raregen keys generate|address|register|revoke|list`
 void register_keys_commands(CLI::App& app);
 // `raregen gen utxos` (cmd_gen_utxos.cpp)
 void register_gen_utxos_command(CLI::App& app);
 // `raregen gen intents` (cmd_gen_intents.cpp)
 void register_gen_intents_command(CLI::App& app);
-// `raregen run`: the in-memory pipeline over a file of intents
+// `raregen run`: the pipeline over a file of intents (durable in Postgres, or --memory)
 void register_run_commands(CLI::App& app);
+// `raregen utxos import|status`: the shared utxos table (cmd_utxos.cpp)
+void register_utxos_commands(CLI::App& app);
 // The `gen` group, made on first use: every `gen <thing>` command adds itself
 // to it through this, whatever order the register functions run in.
 CLI::App& gen_command(CLI::App& app);
