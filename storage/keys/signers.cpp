@@ -132,48 +132,56 @@ RegisterResult register_signer(pg::Connection& conn, const ingest::CompressedPub
                                std::optional<std::string_view> policy_json) {
     const std::string hex = lower_hex(pubkey);
     RegisterResult out;
-    out.status = conn.transaction([&](pg::Connection& c) -> pg::Status {
-        pg::Result existing = c.exec_params(k_select_key_for_update, hex);
-        if (!existing.ok()) return existing.status();
-        const auto policy_error = [](const pg::Result& res) {
-            // 22P02: invalid_text_representation, what a malformed jsonb raises.
-            if (res.sqlstate() == "22P02") {
-                return pg::Status::failure(
-                    "the policy is not valid JSON: " + res.error() + "; pass a JSON value",
-                    std::string(res.sqlstate()));
-            }
-            return res.status();
-        };
-        if (existing.rows() == 0) {
-            pg::Result ins = c.exec_params(
-                "INSERT INTO registered_keys (pubkey_hex, status, policy_json) "
-                "VALUES ($1, 'active', $2::jsonb)",
-                hex, policy_json);
-            if (!ins.ok()) {
-                if (ins.sqlstate() == "23505") {
+    // Two engines starting together may insert the same key at once: the
+    // loser's INSERT fails on the unique key (23505); the retry finds the
+    // winner's row and updates it instead.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        out.status = conn.transaction([&](pg::Connection& c) -> pg::Status {
+            pg::Result existing = c.exec_params(k_select_key_for_update, hex);
+            if (!existing.ok()) return existing.status();
+            const auto policy_error = [](const pg::Result& res) {
+                // 22P02: invalid_text_representation, what a malformed jsonb raises.
+                if (res.sqlstate() == "22P02") {
                     return pg::Status::failure(
-                        "public key " + hex +
-                            " was registered by someone else at the same moment; run the "
-                            "command again",
-                        "23505");
+                        "the policy is not valid JSON: " + res.error() + "; pass a JSON value",
+                        std::string(res.sqlstate()));
                 }
-                return policy_error(ins);
+                return res.status();
+            };
+            if (existing.rows() == 0) {
+                pg::Result ins = c.exec_params(
+                    "INSERT INTO registered_keys (pubkey_hex, status, policy_json) "
+                    "VALUES ($1, 'active', $2::jsonb)",
+                    hex, policy_json);
+                if (!ins.ok()) {
+                    if (ins.sqlstate() == "23505") {
+                        return pg::Status::failure(
+                            "public key " + hex +
+                                " was registered by someone else at the same moment; run the "
+                                "command again",
+                            "23505");
+                    }
+                    return policy_error(ins);
+                }
+                out.outcome = RegisterOutcome::registered;
+                return pg::Status::success();
             }
-            out.outcome = RegisterOutcome::registered;
-            return pg::Status::success();
-        }
-        bool all_active = true;
-        for (int row = 0; row < existing.rows(); ++row) {
-            if (existing.is_null(row, 0) || existing.text(row, 0) != k_active) all_active = false;
-        }
-        out.outcome = all_active ? RegisterOutcome::already_active : RegisterOutcome::reactivated;
-        if (all_active && !policy_json) return pg::Status::success();
-        pg::Result upd = c.exec_params(
-            "UPDATE registered_keys SET status = 'active', "
-            "policy_json = COALESCE($2::jsonb, policy_json) WHERE lower(pubkey_hex) = $1",
-            hex, policy_json);
-        return upd.ok() ? pg::Status::success() : policy_error(upd);
-    });
+            bool all_active = true;
+            for (int row = 0; row < existing.rows(); ++row) {
+                if (existing.is_null(row, 0) || existing.text(row, 0) != k_active)
+                    all_active = false;
+            }
+            out.outcome =
+                all_active ? RegisterOutcome::already_active : RegisterOutcome::reactivated;
+            if (all_active && !policy_json) return pg::Status::success();
+            pg::Result upd = c.exec_params(
+                "UPDATE registered_keys SET status = 'active', "
+                "policy_json = COALESCE($2::jsonb, policy_json) WHERE lower(pubkey_hex) = $1",
+                hex, policy_json);
+            return upd.ok() ? pg::Status::success() : policy_error(upd);
+        });
+        if (out.status.ok() || out.status.sqlstate() != "23505") break;
+    }
     return out;
 }
 

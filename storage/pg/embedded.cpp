@@ -472,7 +472,21 @@ void EmbeddedPostgres::create_database() {
     }
 }
 
+void EmbeddedPostgres::restart_server() {
+    if (m_pid > 0 || m_cleaned) return;
+    start_server();
+}
+
 void EmbeddedPostgres::stop() noexcept {
+    stop_server();
+    if (!m_cleaned && !m_dir.empty() && !m_options.keep) {
+        std::error_code ec;
+        std::filesystem::remove_all(m_dir, ec);
+    }
+    m_cleaned = true;
+}
+
+void EmbeddedPostgres::stop_server() noexcept {
     if (m_pid > 0) {
         // SIGINT: fast shutdown (roll back open transactions, checkpoint).
         ::kill(m_pid, SIGINT);
@@ -488,11 +502,6 @@ void EmbeddedPostgres::stop() noexcept {
         }
         m_pid = 0;
     }
-    if (!m_cleaned && !m_dir.empty() && !m_options.keep) {
-        std::error_code ec;
-        std::filesystem::remove_all(m_dir, ec);
-    }
-    m_cleaned = true;
 }
 
 }  // namespace raregen::pg

@@ -114,6 +114,13 @@ class EmbeddedPostgres {
     // options.keep. Idempotent; the destructor calls it. Throws nothing.
     void stop() noexcept;
 
+    // For tests of a database that goes away and comes back: stops the
+    // server (fast shutdown; clients see their connections drop) and keeps
+    // the cluster; restart_server() starts it again on the same data and
+    // socket, waiting until it accepts connections (throws EmbeddedError).
+    void stop_server() noexcept;
+    void restart_server();
+
   private:
     void start();
     void run_initdb();

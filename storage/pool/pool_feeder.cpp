@@ -157,7 +157,18 @@ bool PoolFeeder::fill_and_renew(Clock::time_point& next_renew) {
                     set_error(any.status);
                     return false;
                 }
+                // Empty for now; if other engines hold unspent UTXOs they come
+                // back when those stop or die: wait for them instead.
+                bool wait = false;
                 if (!any.value) {
+                    const auto others = others_hold_unspent(conn, m_options.instance_id);
+                    if (!others.ok()) {
+                        set_error(others.status);
+                        return false;
+                    }
+                    wait = others.value;
+                }
+                if (!any.value && !wait) {
                     m_ring.close();
                     if (m_options.on_refill) m_options.on_refill();
                 }

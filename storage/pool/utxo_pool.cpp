@@ -221,6 +221,24 @@ PoolResult<bool> has_available(pg::Connection& conn) {
     return out;
 }
 
+PoolResult<bool> others_hold_unspent(pg::Connection& conn, std::string_view instance_id) {
+    PoolResult<bool> out;
+    pg::Result r = conn.exec_params(R"SQL(
+SELECT EXISTS (
+    SELECT 1 FROM utxos u
+     WHERE u.purpose = 'publish' AND u.status = 'reserved'
+       AND u.leased_by IS NOT NULL AND u.leased_by <> $1
+       AND NOT EXISTS (SELECT 1 FROM publish_jobs p
+                        WHERE p.spent_txid = u.txid AND p.spent_vout = u.vout)))SQL",
+                                    instance_id);
+    if (!r.ok() || r.rows() != 1) {
+        out.status = failed("counting UTXOs other engines hold failed", r);
+        return out;
+    }
+    out.value = r.text(0, 0) == "t";
+    return out;
+}
+
 PoolResult<std::uint64_t> renew_leases(pg::Connection& conn, std::string_view instance_id,
                                        std::chrono::milliseconds lease) {
     PoolResult<std::uint64_t> out;

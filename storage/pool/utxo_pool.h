@@ -82,6 +82,12 @@ PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::stri
 // tell "the pool is empty" from "another engine was leasing the rest just then".
 PoolResult<bool> has_available(pg::Connection& conn);
 
+// True if another engine (not `instance_id`) holds publish UTXOs it has not
+// spent: they come back to the pool when it stops (release) or dies
+// (reclaim), so a batch run that found the pool empty should wait for them
+// rather than give up.
+PoolResult<bool> others_hold_unspent(pg::Connection& conn, std::string_view instance_id);
+
 // Sets lease_until (and reserved_until) of every reserved row leased by
 // `instance_id` to now() + lease. Returns how many rows it extended.
 PoolResult<std::uint64_t> renew_leases(pg::Connection& conn, std::string_view instance_id,

@@ -81,7 +81,7 @@ struct RunOptions {
     bool no_gate = false;
     bool memory = false;   // no database at all
     bool keep_db = false;  // keep the private cluster's directory
-    std::size_t ring_capacity = 65536;
+    std::size_t ring_capacity = 4096;
     std::uint64_t flush_max = 4096;
     std::uint64_t lease_s = 300;
 };

@@ -267,5 +267,89 @@ TEST_F(RunCrash, SigkillAtRandomMomentsLosesAndDuplicatesNothing) {
     check_exactly_once();
 }
 
+TEST_F(RunCrash, DatabaseStoppedAndStartedMidRunLosesNothing) {
+    const pid_t pid = spawn(run_args("400"), m_db, m_dir.path("restart"));
+    std::this_thread::sleep_for(1500ms);
+    m_pg->stop_server();  // every connection drops; the engine holds its facts and retries
+    std::this_thread::sleep_for(2000ms);
+    m_pg->restart_server();
+    const int rc = wait_exit(pid);
+    EXPECT_EQ(rc, 0) << read_file(m_dir.path("restart.err"));
+    const std::string err = read_file(m_dir.path("restart.err"));
+    EXPECT_NE(err.find("database unreachable"), std::string::npos)
+        << "the server stop was not noticed mid-run:\n"
+        << err;
+    check_exactly_once();
+}
+
+TEST_F(RunCrash, TwoEnginesOnOneDatabaseNeverShareAJobOrAUtxo) {
+    // Half the intents each, plus rows another process (the RareGen API)
+    // queued, which both engines claim from.
+    std::ifstream in(m_dir.path("intents.ndjson"));
+    std::ofstream a(m_dir.path("a.ndjson")), b(m_dir.path("b.ndjson"));
+    std::string line;
+    for (int i = 0; std::getline(in, line); ++i)
+        (i % 2 == 0 ? a : b) << line << "\n";
+    a.close();
+    b.close();
+    constexpr int k_queued = 400;
+    {
+        pg::Connection c = connect(m_db);
+        pg::Result r = c.exec_params(
+            "INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, status) "
+            "SELECT gen_random_uuid()::text, 'api-' || i, '{}', "
+            "encode(sha256(('api-' || i)::bytea), 'hex'), 'queued' "
+            "FROM generate_series(1, $1::int) i",
+            k_queued);
+        ASSERT_TRUE(r.ok()) << r.error();
+    }
+    auto args_for = [&](const std::string& who) {
+        std::vector<std::string> v = run_args("1000");
+        v[2] = m_dir.path(who + ".ndjson");
+        v[10] = m_dir.path(who + ".ef");
+        return v;
+    };
+    const pid_t pa = spawn(args_for("a"), m_db, m_dir.path("engine-a"));
+    const pid_t pb = spawn(args_for("b"), m_db, m_dir.path("engine-b"));
+    EXPECT_EQ(wait_exit(pa), 0) << read_file(m_dir.path("engine-a.err"));
+    EXPECT_EQ(wait_exit(pb), 0) << read_file(m_dir.path("engine-b.err"));
+
+    const SinkView va = read_sink(m_dir.path("a.ef"));
+    const SinkView vb = read_sink(m_dir.path("b.ef"));
+    EXPECT_TRUE(va.problems.empty() && vb.problems.empty());
+    EXPECT_EQ(va.txids.size() + vb.txids.size(), static_cast<std::size_t>(k_jobs + k_queued))
+        << "engine a:\n"
+        << read_file(m_dir.path("engine-a.out")) << read_file(m_dir.path("engine-a.err"))
+        << "engine b:\n"
+        << read_file(m_dir.path("engine-b.out")) << read_file(m_dir.path("engine-b.err"));
+    for (const auto& [record, txids] : va.txids_by_record)
+        EXPECT_EQ(vb.txids_by_record.count(record), 0u) << "record " << record << " sent by both";
+    for (const auto& [outpoint, txids] : va.txids_by_outpoint)
+        EXPECT_EQ(vb.txids_by_outpoint.count(outpoint), 0u)
+            << "UTXO " << outpoint << " used by both";
+    pg::Connection c = connect(m_db);
+    pg::Result r = c.exec(
+        "SELECT count(*), count(DISTINCT txid), count(DISTINCT instance_id), "
+        "count(*) FILTER (WHERE record_id LIKE 'api-%') FROM publish_jobs WHERE status = 'sent'");
+    ASSERT_TRUE(r.ok()) << r.error();
+    EXPECT_EQ(r.text(0, 0), std::to_string(k_jobs + k_queued));
+    EXPECT_EQ(r.text(0, 1), std::to_string(k_jobs + k_queued));
+    EXPECT_EQ(r.text(0, 2), "2");
+    EXPECT_EQ(r.text(0, 3), std::to_string(k_queued));
+    // Each engine's file holds exactly the jobs the database says it owned.
+    pg::Result owners = c.exec("SELECT instance_id, txid FROM publish_jobs");
+    ASSERT_TRUE(owners.ok());
+    std::map<std::string, std::set<std::string>> by_owner;
+    for (int i = 0; i < owners.rows(); ++i)
+        by_owner[std::string(owners.text(i, 0))].insert(std::string(owners.text(i, 1)));
+    ASSERT_EQ(by_owner.size(), 2u);
+    const std::set<std::string>& first = by_owner.begin()->second;
+    const std::set<std::string>& second = std::next(by_owner.begin())->second;
+    EXPECT_TRUE((first == va.txids && second == vb.txids) ||
+                (first == vb.txids && second == va.txids));
+    std::printf("[ engines  ] a sent %zu, b sent %zu, api rows claimed by both together %d\n",
+                va.txids.size(), vb.txids.size(), k_queued);
+}
+
 }  // namespace
 }  // namespace raregen::test
