@@ -105,8 +105,20 @@ std::string new_instance_id() {
     return "i-" + chain::to_hex(chain::ByteSpan(b.data(), b.size()));
 }
 
-InstanceLease::InstanceLease(const std::string& conninfo, std::string instance_id)
-    : m_id(std::move(instance_id)) {
+namespace {
+// Takes the liveness lock on `c`; an error message, empty on success.
+std::string take_lock(pg::Connection& c, const std::string& id) {
+    pg::Result r = c.exec_params("SELECT pg_try_advisory_lock($1, hashtext($2))",
+                                 static_cast<std::int64_t>(k_instance_lock_class), id);
+    if (!r.ok()) return r.error();
+    if (r.rows() != 1 || r.text(0, 0) != "t") return "held by another session";
+    return {};
+}
+}  // namespace
+
+InstanceLease::InstanceLease(const std::string& conninfo, std::string instance_id,
+                             std::chrono::milliseconds heartbeat)
+    : m_id(std::move(instance_id)), m_conninfo(conninfo), m_heartbeat(heartbeat) {
     m_conn = std::make_unique<pg::Connection>(pg::Connection::connect(conninfo));
     char host[256] = {};
     ::gethostname(host, sizeof host - 1);
@@ -116,14 +128,37 @@ InstanceLease::InstanceLease(const std::string& conninfo, std::string instance_i
         "NULL",
         m_id, std::string(host), static_cast<std::int64_t>(::getpid()));
     if (!r.ok()) throw std::runtime_error("cannot register this engine instance: " + r.error());
-    r = m_conn->exec_params("SELECT pg_try_advisory_lock($1, hashtext($2))",
-                            static_cast<std::int64_t>(k_instance_lock_class), m_id);
-    if (!r.ok() || r.rows() != 1 || r.text(0, 0) != "t")
-        throw std::runtime_error("cannot take this instance's liveness lock: " +
-                                 (r.ok() ? std::string("held by another session") : r.error()));
+    if (std::string e = take_lock(*m_conn, m_id); !e.empty())
+        throw std::runtime_error("cannot take this instance's liveness lock: " + e);
+    m_thread = std::thread([this] { beat(); });
+}
+
+void InstanceLease::beat() {
+    std::unique_lock lock(m_mu);
+    while (!m_cv.wait_for(lock, m_heartbeat, [&] { return m_quit; })) {
+        lock.unlock();
+        if (!m_conn->ok() || !m_conn->exec("SELECT 1").ok()) {
+            pg::Status error;
+            std::optional<pg::Connection> c = pg::Connection::try_connect(m_conninfo, error);
+            if (c && take_lock(*c, m_id).empty()) {
+                m_conn = std::make_unique<pg::Connection>(std::move(*c));
+                m_relocks.fetch_add(1);
+            }
+        }
+        if (m_conn->ok())
+            m_conn->exec_params(
+                "UPDATE raregen_instances SET heartbeat_at = now() WHERE instance_id = $1", m_id);
+        lock.lock();
+    }
 }
 
 InstanceLease::~InstanceLease() {
+    {
+        std::lock_guard lock(m_mu);
+        m_quit = true;
+    }
+    m_cv.notify_all();
+    if (m_thread.joinable()) m_thread.join();
     if (m_conn && m_conn->ok())
         m_conn->exec_params(
             "UPDATE raregen_instances SET stopped_at = now(), heartbeat_at = now() "

@@ -22,9 +22,14 @@
 // Threads: plain functions over a Connection (one thread at a time); they
 // block and allocate: never on a stage's hot path.
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/model/job.h"
@@ -39,19 +44,34 @@ inline constexpr int k_instance_lock_class = 0x72676e69;
 std::string new_instance_id();
 
 // Registers this engine in raregen_instances and holds its liveness lock on
-// a dedicated connection for as long as the object lives. Throws
-// pg::ConnectError or std::runtime_error (start-up) with the reason.
+// a dedicated connection for as long as the object lives. A heartbeat
+// thread updates heartbeat_at every `heartbeat` and, if the connection broke
+// (the database restarted), reconnects and takes the lock again: until then
+// other engines may see this one as dead and adopt its jobs, which the
+// write-behind's ownership checks make safe (this engine's facts for them
+// are refused). Throws pg::ConnectError or std::runtime_error (start-up).
 class InstanceLease {
   public:
-    InstanceLease(const std::string& conninfo, std::string instance_id);
-    ~InstanceLease();  // records stopped_at (a graceful exit) and disconnects
+    InstanceLease(const std::string& conninfo, std::string instance_id,
+                  std::chrono::milliseconds heartbeat = std::chrono::seconds(2));
+    ~InstanceLease();  // stops the heartbeat, records stopped_at, disconnects
     InstanceLease(const InstanceLease&) = delete;
     InstanceLease& operator=(const InstanceLease&) = delete;
     const std::string& id() const { return m_id; }
+    // Times the lock was taken again after a lost connection.
+    std::uint64_t relocks() const { return m_relocks.load(); }
 
   private:
+    void beat();
     std::string m_id;
+    std::string m_conninfo;
     std::unique_ptr<pg::Connection> m_conn;
+    std::chrono::milliseconds m_heartbeat;
+    std::atomic<std::uint64_t> m_relocks{0};
+    std::mutex m_mu;
+    std::condition_variable m_cv;
+    bool m_quit = false;
+    std::thread m_thread;
 };
 
 // Instances registered and not stopped whose liveness lock is free (dead).

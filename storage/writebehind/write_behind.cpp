@@ -1,8 +1,10 @@
 #include "storage/writebehind/write_behind.h"
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "engine/chain/bytes.h"
 #include "storage/pg/connection.h"
@@ -69,19 +71,38 @@ bool data_level(const pg::Connection& c, std::string_view sqlstate) {
     return sqlstate.starts_with("22") || sqlstate.starts_with("23");
 }
 
+// Jobs accepted in this flush, with whatever else this flush knows about
+// them (batch, signed transaction): one row version per job instead of one
+// per fact. A signed part whose outpoint another job already spends is left
+// out (the job stays unsigned and the fact is refused). A row that is
+// already ours (a retry after an unknown COMMIT outcome) counts as written.
 constexpr const char* k_accepted_sql = R"SQL(
 WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-        AS t(job_id, record_id, canonical, record_hash, pubkey_hex, intake_seq)
+    SELECT t.*, (t.txid IS NOT NULL AND EXISTS (
+                    SELECT 1 FROM publish_jobs q
+                     WHERE q.spent_txid = t.spent_txid AND q.spent_vout = t.spent_vout
+                       AND q.job_id <> t.job_id)) AS taken
+      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                  $7::text[], $8::int[], $9::text[], $10::bytea[], $11::bytea[], $12::text[],
+                  $13::bigint[])
+        AS t(job_id, record_id, canonical, record_hash, pubkey_hex, intake_seq, batch_id, seq,
+             txid, raw, ef, spent_txid, spent_vout)
 ), ins AS (
     INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, cdn_url,
-                              file_sha256, status, created_at, updated_at, intake_seq, instance_id)
+                              file_sha256, status, created_at, updated_at, intake_seq, instance_id,
+                              processing_batch_id, batch_seq, txid, signed_tx, ef_tx, spent_txid,
+                              spent_vout, signed_at)
     SELECT job_id, record_id, canonical, record_hash,
            canonical::jsonb #>> '{distribution,cdnUrl}', canonical::jsonb #>> '{distribution,sha256}',
-           'queued', now(), now(), intake_seq, $7
+           CASE WHEN batch_id IS NULL THEN 'queued' ELSE 'processing_batch' END, now(), now(),
+           intake_seq, $14, batch_id, seq,
+           CASE WHEN taken THEN NULL ELSE txid END, CASE WHEN taken THEN NULL ELSE raw END,
+           CASE WHEN taken THEN NULL ELSE ef END, CASE WHEN taken THEN NULL ELSE spent_txid END,
+           CASE WHEN taken THEN NULL ELSE spent_vout END,
+           CASE WHEN taken OR txid IS NULL THEN NULL ELSE now() END
       FROM input
     ON CONFLICT DO NOTHING
-    RETURNING job_id, record_id
+    RETURNING job_id, record_id, txid
 ), nonce AS (
     INSERT INTO nonces (pubkey_hex, nonce, record_id, seen_at)
     SELECT i.pubkey_hex, i.canonical::jsonb ->> 'nonce', i.record_id, now()
@@ -89,18 +110,58 @@ WITH input AS (
     ON CONFLICT DO NOTHING
 ), audit AS (
     INSERT INTO audit_log (event, actor, job_id, record_id, detail)
-    SELECT 'job_accepted', 'raregen', ins.job_id, ins.record_id, jsonb_build_object('instance', $7::text)
+    SELECT 'job_accepted', 'raregen', ins.job_id, ins.record_id, jsonb_build_object('instance', $14::text)
       FROM ins
+), spend AS (
+    UPDATE utxos x
+       SET status = 'spent', spent_at = coalesce(x.spent_at, now()), spent_by_txid = i.txid,
+           reserved_by_job_id = i.job_id
+      FROM ins JOIN input i USING (job_id)
+     WHERE ins.txid IS NOT NULL AND x.txid = i.spent_txid AND x.vout = i.spent_vout
 )
-SELECT count(*) FROM ins
+SELECT job_id, txid IS NOT NULL FROM ins
+UNION ALL
+SELECT p.job_id, p.txid IS NOT NULL AND p.txid IS NOT DISTINCT FROM i.txid
+  FROM publish_jobs p JOIN input i USING (job_id)
+ WHERE p.instance_id = $14
 )SQL";
 
-constexpr const char* k_batched_sql = R"SQL(
-UPDATE publish_jobs p
-   SET status = 'processing_batch', processing_batch_id = u.batch_id, batch_seq = u.seq,
-       updated_at = now()
-  FROM unnest($1::text[], $2::text[], $3::int[]) AS u(job_id, batch_id, seq)
- WHERE p.job_id = u.job_id AND p.instance_id = $4 AND p.status = 'queued'
+// Batch and signed facts of jobs accepted in an earlier flush, one row
+// version per job. Idempotent: a row already signed with the same txid
+// matches again; a resumed job keeps the batch it had.
+constexpr const char* k_progress_sql = R"SQL(
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bytea[], $6::bytea[],
+                         $7::text[], $8::bigint[])
+        AS t(job_id, batch_id, seq, txid, raw, ef, spent_txid, spent_vout)
+), upd AS (
+    UPDATE publish_jobs p
+       SET processing_batch_id = coalesce(p.processing_batch_id, u.batch_id),
+           batch_seq = coalesce(p.batch_seq, u.seq),
+           status = CASE WHEN p.status = 'queued' THEN 'processing_batch' ELSE p.status END,
+           txid = coalesce(u.txid, p.txid), signed_tx = coalesce(u.raw, p.signed_tx),
+           ef_tx = coalesce(u.ef, p.ef_tx), spent_txid = coalesce(u.spent_txid, p.spent_txid),
+           spent_vout = coalesce(u.spent_vout, p.spent_vout),
+           signed_at = CASE WHEN u.txid IS NULL THEN p.signed_at ELSE coalesce(p.signed_at, now()) END,
+           updated_at = now()
+      FROM u
+     WHERE p.job_id = u.job_id AND p.instance_id = $9
+       AND (u.txid IS NOT NULL OR p.status = 'queued')
+       AND (u.txid IS NULL OR (
+             p.status IN ('queued', 'processing_batch', 'sending', 'sent', 'confirmed')
+             AND (p.signed_tx IS NULL OR p.txid = u.txid)
+             AND NOT EXISTS (SELECT 1 FROM publish_jobs q
+                              WHERE q.spent_txid = u.spent_txid AND q.spent_vout = u.spent_vout
+                                AND q.job_id <> u.job_id)))
+    RETURNING p.job_id, u.txid, u.spent_txid, u.spent_vout
+), spend AS (
+    UPDATE utxos x
+       SET status = 'spent', spent_at = coalesce(x.spent_at, now()), spent_by_txid = upd.txid,
+           reserved_by_job_id = upd.job_id
+      FROM upd
+     WHERE upd.txid IS NOT NULL AND x.txid = upd.spent_txid AND x.vout = upd.spent_vout
+)
+SELECT job_id FROM upd WHERE txid IS NOT NULL
 )SQL";
 
 constexpr const char* k_batch_closed_sql = R"SQL(
@@ -110,69 +171,32 @@ SELECT batch_id, job_count, 'closed', now(), now(), now(), $3
 ON CONFLICT (batch_id) DO NOTHING
 )SQL";
 
-// Idempotent: a row already signed with the same txid matches again.
-constexpr const char* k_signed_sql = R"SQL(
+// Released, sent and failed facts, one row version per job. (The fence
+// keeps a job's release out of the flush that signs it.)
+constexpr const char* k_outcome_sql = R"SQL(
 WITH u AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[],
-                         $6::bigint[], $7::text[], $8::int[])
-        AS t(job_id, txid, raw, ef, spent_txid, spent_vout, batch_id, seq)
+    SELECT * FROM unnest($1::text[], $2::bool[], $3::bool[], $4::text[], $5::text[], $6::text[],
+                         $7::bigint[])
+        AS t(job_id, released, sent, code, detail, spent_txid, spent_vout)
 ), upd AS (
     UPDATE publish_jobs p
-       SET txid = u.txid, signed_tx = u.raw, ef_tx = u.ef, spent_txid = u.spent_txid,
-           spent_vout = u.spent_vout, signed_at = coalesce(p.signed_at, now()), updated_at = now(),
-           -- a resumed job keeps the batch it was given before the restart
-           processing_batch_id = coalesce(p.processing_batch_id, u.batch_id),
-           batch_seq = coalesce(p.batch_seq, u.seq),
-           status = CASE WHEN p.status = 'queued' THEN 'processing_batch' ELSE p.status END
+       SET status = CASE WHEN u.code IS NOT NULL THEN 'failed' WHEN u.sent THEN 'sent'
+                         ELSE 'sending' END,
+           sending_started_at = CASE WHEN u.released THEN now() ELSE p.sending_started_at END,
+           attempts = p.attempts + CASE WHEN u.released THEN 1 ELSE 0 END,
+           sent_at = CASE WHEN u.sent THEN coalesce(p.sent_at, now()) ELSE p.sent_at END,
+           error_code = coalesce(u.code, p.error_code),
+           error_detail = coalesce(u.detail, p.error_detail),
+           updated_at = now()
       FROM u
-     WHERE p.job_id = u.job_id AND p.instance_id = $9
-       AND p.status IN ('queued', 'processing_batch', 'sending', 'sent', 'confirmed')
-       AND (p.signed_tx IS NULL OR p.txid = u.txid)
-       AND NOT EXISTS (SELECT 1 FROM publish_jobs q
-                        WHERE q.spent_txid = u.spent_txid AND q.spent_vout = u.spent_vout
-                          AND q.job_id <> u.job_id)
-    RETURNING p.job_id, u.txid, u.spent_txid, u.spent_vout
-), spend AS (
-    UPDATE utxos x
-       SET status = 'spent', spent_at = coalesce(x.spent_at, now()), spent_by_txid = upd.txid,
-           reserved_by_job_id = upd.job_id
-      FROM upd
-     WHERE x.txid = upd.spent_txid AND x.vout = upd.spent_vout
-)
-SELECT job_id FROM upd
-)SQL";
-
-constexpr const char* k_released_sql = R"SQL(
-UPDATE publish_jobs p
-   SET status = 'sending', sending_started_at = now(), attempts = p.attempts + 1, updated_at = now()
-  FROM unnest($1::text[]) AS u(job_id)
- WHERE p.job_id = u.job_id AND p.instance_id = $2
-   AND p.status IN ('queued', 'processing_batch', 'sending')
-)SQL";
-
-constexpr const char* k_sent_sql = R"SQL(
-UPDATE publish_jobs p
-   SET status = 'sent', sent_at = coalesce(p.sent_at, now()), updated_at = now()
-  FROM unnest($1::text[]) AS u(job_id)
- WHERE p.job_id = u.job_id AND p.instance_id = $2
-   AND p.status IN ('queued', 'processing_batch', 'sending')
-)SQL";
-
-constexpr const char* k_failed_sql = R"SQL(
-WITH u AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-        AS t(job_id, code, detail, spent_txid, spent_vout)
-), upd AS (
-    UPDATE publish_jobs p
-       SET status = 'failed', error_code = u.code, error_detail = u.detail, updated_at = now()
-      FROM u
-     WHERE p.job_id = u.job_id AND p.instance_id = $6
+     WHERE p.job_id = u.job_id AND p.instance_id = $8
        AND p.status IN ('queued', 'processing_batch', 'sending')
-    RETURNING u.spent_txid, u.spent_vout
+    RETURNING u.code, u.spent_txid, u.spent_vout
 )
 UPDATE utxos x SET dirty = true
   FROM upd
- WHERE upd.spent_txid IS NOT NULL AND x.txid = upd.spent_txid AND x.vout = upd.spent_vout
+ WHERE upd.code IS NOT NULL AND upd.spent_txid IS NOT NULL
+   AND x.txid = upd.spent_txid AND x.vout = upd.spent_vout
 )SQL";
 
 std::string_view fail_detail(model::FailCode c) {
@@ -194,11 +218,22 @@ std::string_view fail_detail(model::FailCode c) {
 
 }  // namespace
 
-// Reused array literals, one per column (writer thread only).
+struct IdHash {
+    std::size_t operator()(const std::array<std::uint8_t, 16>& id) const noexcept {
+        std::uint64_t h = 0;
+        std::memcpy(&h, id.data(), sizeof h);  // random bytes (UUID v4): already well mixed
+        return static_cast<std::size_t>(h ^ (h >> 29));
+    }
+};
+
+// Reused per-flush state (writer thread only): array literals, one per
+// column, and the facts folded per job.
 struct WriteBehind::Columns {
-    std::string a[9];
-    std::vector<FactTicket> signed_tickets;
-    std::vector<std::string> signed_ids;
+    std::string a[13];
+    std::vector<std::string> ids;
+    std::vector<Merged> jobs;
+    std::unordered_map<std::array<std::uint8_t, 16>, std::size_t, IdHash> index;
+    std::vector<const Slot*> closed;
 };
 
 WriteBehind::WriteBehind(WriteBehindOptions options) : m_options(std::move(options)) {
@@ -457,130 +492,192 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
     auto batch_name = [&](std::uint64_t batch_no) {
         return "b-" + m_options.batch_prefix + "-" + std::to_string(batch_no);
     };
-    auto count_kind = [&](FactKind k) {
-        std::size_t n = 0;
-        for (FactTicket t = from; t < to; ++t)
-            n += slot(t).kind == k;
-        return n;
+
+    // Fold the range per job, in ticket order (each job's facts arrive in
+    // its causal order).
+    c.jobs.clear();
+    c.index.clear();
+    c.closed.clear();
+    for (FactTicket t = from; t < to; ++t) {
+        const Slot& s = slot(t);
+        if (s.kind == FactKind::batch_closed) {
+            c.closed.push_back(&s);
+            continue;
+        }
+        auto [it, inserted] = c.index.try_emplace(s.job.job_id.bytes, c.jobs.size());
+        if (inserted) c.jobs.emplace_back();
+        Merged& m = c.jobs[it->second];
+        switch (s.kind) {
+            case FactKind::job_accepted:
+                m.accepted = &s;
+                break;
+            case FactKind::job_batched:
+                m.batched = &s;
+                break;
+            case FactKind::tx_signed:
+                m.signed_fact = &s;
+                m.signed_ticket = t;
+                break;
+            case FactKind::tx_released:
+                m.released = true;
+                break;
+            case FactKind::tx_sent:
+                m.sent = true;
+                break;
+            case FactKind::job_failed:
+                m.failed = &s;
+                break;
+            case FactKind::batch_closed:
+                break;
+        }
+        m.last = &s;
+    }
+    auto id_of = [](const Merged& m) -> const model::JobId& { return m.last->job.job_id; };
+    auto push_signed_cols = [&](const Merged& m, std::string& txid, std::string& raw,
+                                std::string& ef, std::string& sp_txid, std::string& sp_vout) {
+        if (m.signed_fact == nullptr) {
+            push_null(txid);
+            push_null(raw);
+            push_null(ef);
+            push_null(sp_txid);
+            push_null(sp_vout);
+            return;
+        }
+        const model::Job& j = m.signed_fact->job;
+        push_text(txid, txid_hex(j.txid));
+        push_bytea(raw, j.raw.span());
+        if (j.ef.size != 0)
+            push_bytea(ef, j.ef.span());
+        else
+            push_null(ef);
+        push_text(sp_txid, txid_hex(j.utxo.outpoint.txid));
+        push_uint(sp_vout, j.utxo.outpoint.vout);
+    };
+    auto push_batch_cols = [&](const Merged& m, std::string& batch, std::string& seq) {
+        const Slot* b = m.batched ? m.batched : m.signed_fact;
+        if (b == nullptr || b->job.batch_no == 0) {
+            push_null(batch);
+            push_null(seq);
+            return;
+        }
+        push_text(batch, batch_name(b->job.batch_no));
+        push_uint(seq, b->job.batch_seq);
+    };
+    auto note_refusals = [&](const pg::Result& r, bool second_column) {
+        std::unordered_set<std::string_view> took;
+        for (int i = 0; i < r.rows(); ++i)
+            if (!second_column || r.text(i, 1) == "t") took.insert(r.text(i, 0));
+        return took;
     };
 
-    // job_accepted
-    if (count_kind(FactKind::job_accepted) != 0) {
-        for (int i = 0; i < 6; ++i)
+    // 1. accepted here (with their batch and signature if also here)
+    {
+        std::size_t n = 0;
+        for (int i = 0; i < 13; ++i)
             open_array(c.a[i]);
-        for (FactTicket t = from; t < to; ++t) {
-            const Slot& s = slot(t);
-            if (s.kind != FactKind::job_accepted) continue;
-            push_job_id(c.a[0], s.job.job_id);
-            push_text(c.a[1], s.job.record_id.view());
-            push_text(c.a[2], s.canonical);
+        c.ids.clear();
+        for (const Merged& m : c.jobs) {
+            if (m.accepted == nullptr) continue;
+            ++n;
+            const model::Job& j = m.accepted->job;
+            c.ids.push_back(j.job_id.to_string());
+            push_text(c.a[0], c.ids.back());
+            push_text(c.a[1], j.record_id.view());
+            push_text(c.a[2], m.accepted->canonical);
             c.a[3].push_back('"');
-            chain::append_hex(chain::ByteSpan(s.job.record_hash.data(), s.job.record_hash.size()),
-                              c.a[3]);
+            chain::append_hex(chain::ByteSpan(j.record_hash.data(), j.record_hash.size()), c.a[3]);
             c.a[3].append("\",");
             c.a[4].push_back('"');
-            chain::append_hex(chain::ByteSpan(s.job.signer.data(), s.job.signer.size()), c.a[4]);
+            chain::append_hex(chain::ByteSpan(j.signer.data(), j.signer.size()), c.a[4]);
             c.a[4].append("\",");
-            push_uint(c.a[5], s.job.intake_seq);
+            push_uint(c.a[5], j.intake_seq);
+            push_batch_cols(m, c.a[6], c.a[7]);
+            push_signed_cols(m, c.a[8], c.a[9], c.a[10], c.a[11], c.a[12]);
         }
-        for (int i = 0; i < 6; ++i)
-            close_array(c.a[i]);
-        if (!run(k_accepted_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], me)) return false;
+        if (n != 0) {
+            for (int i = 0; i < 13; ++i)
+                close_array(c.a[i]);
+            auto r = run(k_accepted_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6],
+                         c.a[7], c.a[8], c.a[9], c.a[10], c.a[11], c.a[12], me);
+            if (!r) return false;
+            const auto took = note_refusals(*r, true);
+            for (const Merged& m : c.jobs)
+                if (m.accepted != nullptr && m.signed_fact != nullptr &&
+                    !took.count(m.accepted->job.job_id.to_string()))
+                    refused.push_back(m.signed_ticket);
+        }
     }
-    // job_batched
-    if (count_kind(FactKind::job_batched) != 0) {
-        for (int i = 0; i < 3; ++i)
+    // 2. batched and/or signed here, accepted earlier
+    {
+        std::size_t n = 0;
+        for (int i = 0; i < 8; ++i)
             open_array(c.a[i]);
-        for (FactTicket t = from; t < to; ++t) {
-            const Slot& s = slot(t);
-            if (s.kind != FactKind::job_batched) continue;
-            push_job_id(c.a[0], s.job.job_id);
-            push_text(c.a[1], batch_name(s.job.batch_no));
-            push_uint(c.a[2], s.job.batch_seq);
+        for (const Merged& m : c.jobs) {
+            if (m.accepted != nullptr || (m.batched == nullptr && m.signed_fact == nullptr))
+                continue;
+            ++n;
+            push_job_id(c.a[0], id_of(m));
+            push_batch_cols(m, c.a[1], c.a[2]);
+            push_signed_cols(m, c.a[3], c.a[4], c.a[5], c.a[6], c.a[7]);
         }
-        for (int i = 0; i < 3; ++i)
-            close_array(c.a[i]);
-        if (!run(k_batched_sql, c.a[0], c.a[1], c.a[2], me)) return false;
+        if (n != 0) {
+            for (int i = 0; i < 8; ++i)
+                close_array(c.a[i]);
+            auto r = run(k_progress_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6],
+                         c.a[7], me);
+            if (!r) return false;
+            const auto took = note_refusals(*r, false);
+            for (const Merged& m : c.jobs)
+                if (m.accepted == nullptr && m.signed_fact != nullptr &&
+                    !took.count(m.signed_fact->job.job_id.to_string()))
+                    refused.push_back(m.signed_ticket);
+        }
     }
-    // batch_closed
-    if (count_kind(FactKind::batch_closed) != 0) {
-        for (int i = 0; i < 2; ++i)
-            open_array(c.a[i]);
-        for (FactTicket t = from; t < to; ++t) {
-            const Slot& s = slot(t);
-            if (s.kind != FactKind::batch_closed) continue;
-            push_text(c.a[0], batch_name(s.job.batch_no));
-            push_uint(c.a[1], s.job.batch_seq);
+    // 3. batches closed
+    if (!c.closed.empty()) {
+        open_array(c.a[0]);
+        open_array(c.a[1]);
+        for (const Slot* s : c.closed) {
+            push_text(c.a[0], batch_name(s->job.batch_no));
+            push_uint(c.a[1], s->job.batch_seq);
         }
-        for (int i = 0; i < 2; ++i)
-            close_array(c.a[i]);
+        close_array(c.a[0]);
+        close_array(c.a[1]);
         if (!run(k_batch_closed_sql, c.a[0], c.a[1], me)) return false;
     }
-    // tx_signed
-    if (count_kind(FactKind::tx_signed) != 0) {
-        for (int i = 0; i < 8; ++i)
+    // 4. released / sent / failed
+    {
+        std::size_t n = 0;
+        for (int i = 0; i < 7; ++i)
             open_array(c.a[i]);
-        c.signed_tickets.clear();
-        c.signed_ids.clear();
-        for (FactTicket t = from; t < to; ++t) {
-            const Slot& s = slot(t);
-            if (s.kind != FactKind::tx_signed) continue;
-            c.signed_tickets.push_back(t);
-            c.signed_ids.push_back(s.job.job_id.to_string());
-            push_text(c.a[0], c.signed_ids.back());
-            push_text(c.a[1], txid_hex(s.job.txid));
-            push_bytea(c.a[2], s.job.raw.span());
-            if (s.job.ef.size != 0)
-                push_bytea(c.a[3], s.job.ef.span());
-            else
-                push_null(c.a[3]);
-            push_text(c.a[4], txid_hex(s.job.utxo.outpoint.txid));
-            push_uint(c.a[5], s.job.utxo.outpoint.vout);
-            push_text(c.a[6], batch_name(s.job.batch_no));
-            push_uint(c.a[7], s.job.batch_seq);
-        }
-        for (int i = 0; i < 8; ++i)
-            close_array(c.a[i]);
-        auto r =
-            run(k_signed_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], c.a[7], me);
-        if (!r) return false;
-        std::unordered_set<std::string_view> took;
-        for (int i = 0; i < r->rows(); ++i)
-            took.insert(r->text(i, 0));
-        for (std::size_t i = 0; i < c.signed_tickets.size(); ++i)
-            if (!took.count(c.signed_ids[i])) refused.push_back(c.signed_tickets[i]);
-    }
-    // tx_released, tx_sent
-    for (FactKind k : {FactKind::tx_released, FactKind::tx_sent}) {
-        if (count_kind(k) == 0) continue;
-        open_array(c.a[0]);
-        for (FactTicket t = from; t < to; ++t)
-            if (slot(t).kind == k) push_job_id(c.a[0], slot(t).job.job_id);
-        close_array(c.a[0]);
-        if (!run(k == FactKind::tx_released ? k_released_sql : k_sent_sql, c.a[0], me))
-            return false;
-    }
-    // job_failed
-    if (count_kind(FactKind::job_failed) != 0) {
-        for (int i = 0; i < 5; ++i)
-            open_array(c.a[i]);
-        for (FactTicket t = from; t < to; ++t) {
-            const Slot& s = slot(t);
-            if (s.kind != FactKind::job_failed) continue;
-            push_job_id(c.a[0], s.job.job_id);
-            push_text(c.a[1], model::fail_code_name(s.job.fail));
-            push_text(c.a[2], fail_detail(s.job.fail));
-            if (s.job.raw.size != 0) {
-                push_text(c.a[3], txid_hex(s.job.utxo.outpoint.txid));
-                push_uint(c.a[4], s.job.utxo.outpoint.vout);
+        for (const Merged& m : c.jobs) {
+            if (!m.released && !m.sent && m.failed == nullptr) continue;
+            ++n;
+            push_job_id(c.a[0], id_of(m));
+            c.a[1].append(m.released ? "t," : "f,");
+            c.a[2].append(m.sent ? "t," : "f,");
+            if (m.failed != nullptr) {
+                const model::Job& j = m.failed->job;
+                push_text(c.a[3], model::fail_code_name(j.fail));
+                push_text(c.a[4], fail_detail(j.fail));
+                if (j.raw.size != 0) {
+                    push_text(c.a[5], txid_hex(j.utxo.outpoint.txid));
+                    push_uint(c.a[6], j.utxo.outpoint.vout);
+                } else {
+                    push_null(c.a[5]);
+                    push_null(c.a[6]);
+                }
             } else {
-                push_null(c.a[3]);
-                push_null(c.a[4]);
+                for (int i = 3; i < 7; ++i)
+                    push_null(c.a[i]);
             }
         }
-        for (int i = 0; i < 5; ++i)
-            close_array(c.a[i]);
-        if (!run(k_failed_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], me)) return false;
+        if (n != 0) {
+            for (int i = 0; i < 7; ++i)
+                close_array(c.a[i]);
+            if (!run(k_outcome_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6], me))
+                return false;
+        }
     }
     return true;
 }

@@ -17,8 +17,11 @@
 //   tx_released   status sending, sending_started_at, attempts + 1
 //   tx_sent       status sent, sent_at
 //   job_failed    status failed, error_code (+ utxos row dirty if it was signed)
-// Kinds are applied in that order, which is each job's causal order, so
-// grouping a flush by kind never reorders one job's facts.
+// A flush folds its facts per job first, so a job costs one row version per
+// flush, not one per fact: accepted (+ batched + signed, if in the same
+// flush) is one INSERT; batched/signed of an earlier job one UPDATE;
+// released/sent/failed one UPDATE (the fence keeps a release out of the
+// flush that signs it).
 //
 // Exactly once: every statement only touches rows owned by this instance
 // (instance_id) and is idempotent, so a flush retried after a connection
@@ -131,6 +134,17 @@ class WriteBehind final : public model::FactSink {
         model::FactKind kind = model::FactKind::job_accepted;
         model::Job job;
         std::string canonical;
+    };
+    // What one flush knows about one job (writer thread).
+    struct Merged {
+        const Slot* accepted = nullptr;
+        const Slot* batched = nullptr;
+        const Slot* signed_fact = nullptr;
+        model::FactTicket signed_ticket = 0;
+        bool released = false;
+        bool sent = false;
+        const Slot* failed = nullptr;
+        const Slot* last = nullptr;
     };
     struct Columns;
 

@@ -78,6 +78,20 @@ TEST_F(JobStoreTest, OnlyInstancesWhoseSessionEndedAreDead) {
     EXPECT_EQ(dead, std::vector<std::string>{"i-crashed"});
 }
 
+TEST_F(JobStoreTest, AnInstanceTakesItsLockAgainAfterTheDatabaseRestarts) {
+    const std::string d = db();
+    InstanceLease live(d, "i-live", std::chrono::milliseconds(50));
+    m_pg->stop_server();
+    m_pg->restart_server();
+    for (int i = 0; i < 400 && live.relocks() == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    EXPECT_GE(live.relocks(), 1u);
+    pg::Connection c = connect(d);
+    std::vector<std::string> dead;
+    ASSERT_TRUE(find_dead_instances(c, "i-me", dead).ok());
+    EXPECT_TRUE(dead.empty()) << dead.front();
+}
+
 TEST_F(JobStoreTest, AdoptionResumesEachUnfinishedJobOnItsRoute) {
     const std::string d = db();
     pg::Connection c = connect(d);
