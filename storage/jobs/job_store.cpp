@@ -233,6 +233,13 @@ pg::Status claim_queued(pg::Connection& conn, const std::string& me, std::size_t
     const std::size_t from = out.size();
     std::vector<std::pair<std::string, std::string>> bad;
     pg::Status st = conn.transaction([&](pg::Connection& c) {
+        // Rows the old service took up itself leave the unowned index, a
+        // bounded number per pass (see migration 3).
+        pg::Result tag = c.exec(
+            "UPDATE publish_jobs SET instance_id = 'legacy' WHERE job_id IN (SELECT job_id FROM "
+            "publish_jobs WHERE instance_id IS NULL AND status <> 'queued' LIMIT 5000 FOR UPDATE "
+            "SKIP LOCKED)");
+        if (!tag.ok()) return tag.status();
         const std::string sql =
             "UPDATE publish_jobs SET instance_id = $1, updated_at = now() "
             "WHERE job_id IN (SELECT job_id FROM publish_jobs "

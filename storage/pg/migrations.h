@@ -44,6 +44,8 @@ struct Migration {
 //   2 exactly_once            signed bytes and spent outpoint per job, UTXO
 //                             leases, engine instances, the shared rate gate,
 //                             the unique keys and indexes the engine relies on
+//   3 outcomes_in_place       no index mentions publish_jobs.status, so a job's
+//                             outcome is written in place (HOT); fillfactor 50
 std::span<const Migration> builtin_migrations();
 
 // The advisory lock key every migration transaction takes ("raregen" + 1).

@@ -78,7 +78,7 @@ bool data_level(const pg::Connection& c, std::string_view sqlstate) {
 // already ours (a retry after an unknown COMMIT outcome) counts as written.
 constexpr const char* k_accepted_sql = R"SQL(
 WITH input AS (
-    SELECT t.*, (t.txid IS NOT NULL AND EXISTS (
+    SELECT t.*, t.canonical::jsonb AS doc, (t.txid IS NOT NULL AND EXISTS (
                     SELECT 1 FROM publish_jobs q
                      WHERE q.spent_txid = t.spent_txid AND q.spent_vout = t.spent_vout
                        AND q.job_id <> t.job_id)) AS taken
@@ -93,7 +93,7 @@ WITH input AS (
                               processing_batch_id, batch_seq, txid, signed_tx, ef_tx, spent_txid,
                               spent_vout, signed_at)
     SELECT job_id, record_id, canonical, record_hash,
-           canonical::jsonb #>> '{distribution,cdnUrl}', canonical::jsonb #>> '{distribution,sha256}',
+           doc #>> '{distribution,cdnUrl}', doc #>> '{distribution,sha256}',
            CASE WHEN batch_id IS NULL THEN 'queued' ELSE 'processing_batch' END, now(), now(),
            intake_seq, $14, batch_id, seq,
            CASE WHEN taken THEN NULL ELSE txid END, CASE WHEN taken THEN NULL ELSE raw END,
@@ -105,7 +105,7 @@ WITH input AS (
     RETURNING job_id, record_id, txid
 ), nonce AS (
     INSERT INTO nonces (pubkey_hex, nonce, record_id, seen_at)
-    SELECT i.pubkey_hex, i.canonical::jsonb ->> 'nonce', i.record_id, now()
+    SELECT i.pubkey_hex, i.doc ->> 'nonce', i.record_id, now()
       FROM input i JOIN ins USING (job_id)
     ON CONFLICT DO NOTHING
 ), audit AS (

@@ -269,7 +269,10 @@ TEST_F(RunCrash, SigkillAtRandomMomentsLosesAndDuplicatesNothing) {
 
 TEST_F(RunCrash, DatabaseStoppedAndStartedMidRunLosesNothing) {
     const pid_t pid = spawn(run_args("400"), m_db, m_dir.path("restart"));
-    std::this_thread::sleep_for(1500ms);
+    // Stop the server mid-run: once the run is past start-up and sending.
+    for (int i = 0; i < 6000 && read_sink(m_dir.path("tx.ef")).lines < 200; ++i)
+        std::this_thread::sleep_for(10ms);
+    ASSERT_GE(read_sink(m_dir.path("tx.ef")).lines, 200u) << read_file(m_dir.path("restart.err"));
     m_pg->stop_server();  // every connection drops; the engine holds its facts and retries
     std::this_thread::sleep_for(2000ms);
     m_pg->restart_server();
