@@ -416,11 +416,7 @@ void WriteBehind::run() {
 bool WriteBehind::flush(FactTicket from, FactTicket to) {
     const auto t0 = Clock::now();
     std::vector<FactTicket> refused;
-    pg::Status st = m_conn->transaction([&](pg::Connection&) {
-        refused.clear();
-        if (!apply(from, to, refused)) return pg::Status::failure(m_error, m_sqlstate);
-        return pg::Status::success();
-    });
+    pg::Status st = apply_in_transaction(from, to, refused);
     if (!st.ok()) {
         m_error = st.message();
         if (!data_level(*m_conn, st.sqlstate())) return false;
@@ -429,12 +425,7 @@ bool WriteBehind::flush(FactTicket from, FactTicket to) {
         return flush_one_by_one(from, to);
     }
     const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-    if (!refused.empty()) {
-        std::lock_guard lock(m_refused_mu);
-        for (FactTicket t : refused)
-            m_refused.insert(t);
-        m_refused_count.fetch_add(refused.size(), std::memory_order_release);
-    }
+    add_refused(refused);
     std::lock_guard slock(m_stats_mu);
     ++m_stats.commits;
     m_rows_flushed += to - from;
@@ -443,14 +434,27 @@ bool WriteBehind::flush(FactTicket from, FactTicket to) {
     return true;
 }
 
+pg::Status WriteBehind::apply_in_transaction(FactTicket from, FactTicket to,
+                                             std::vector<FactTicket>& refused) {
+    return m_conn->transaction([&](pg::Connection&) {
+        refused.clear();
+        if (!apply(from, to, refused)) return pg::Status::failure(m_error, m_sqlstate);
+        return pg::Status::success();
+    });
+}
+
+void WriteBehind::add_refused(const std::vector<FactTicket>& refused) {
+    if (refused.empty()) return;
+    std::lock_guard lock(m_refused_mu);
+    for (FactTicket t : refused)
+        m_refused.insert(t);
+    m_refused_count.fetch_add(refused.size(), std::memory_order_release);
+}
+
 bool WriteBehind::flush_one_by_one(FactTicket from, FactTicket to) {
     for (FactTicket t = from; t < to; ++t) {
         std::vector<FactTicket> refused;
-        pg::Status st = m_conn->transaction([&](pg::Connection&) {
-            refused.clear();
-            if (!apply(t, t + 1, refused)) return pg::Status::failure(m_error, m_sqlstate);
-            return pg::Status::success();
-        });
+        pg::Status st = apply_in_transaction(t, t + 1, refused);
         if (!st.ok()) {
             if (!data_level(*m_conn, st.sqlstate())) {
                 m_error = st.message();
@@ -464,12 +468,7 @@ bool WriteBehind::flush_one_by_one(FactTicket from, FactTicket to) {
             ++m_stats.skipped;
             if (s.kind == FactKind::tx_signed) refused.push_back(t);
         }
-        if (!refused.empty()) {
-            std::lock_guard lock(m_refused_mu);
-            for (FactTicket r : refused)
-                m_refused.insert(r);
-            m_refused_count.fetch_add(refused.size(), std::memory_order_release);
-        }
+        add_refused(refused);
     }
     std::lock_guard slock(m_stats_mu);
     ++m_stats.commits;

@@ -66,7 +66,8 @@
 
 namespace raregen::pg {
 class Connection;
-}
+class Status;
+}  // namespace raregen::pg
 
 namespace raregen::writebehind {
 
@@ -153,6 +154,9 @@ class WriteBehind final : public model::FactSink {
     // connection-level failure (nothing applied; retry later).
     bool flush(model::FactTicket from, model::FactTicket to);
     bool flush_one_by_one(model::FactTicket from, model::FactTicket to);
+    pg::Status apply_in_transaction(model::FactTicket from, model::FactTicket to,
+                                    std::vector<model::FactTicket>& refused);
+    void add_refused(const std::vector<model::FactTicket>& refused);
     // Applies the slots in [from, to) inside an open transaction; fills the
     // refused list. False with m_error set on failure.
     bool apply(model::FactTicket from, model::FactTicket to,

@@ -250,6 +250,28 @@ TEST_F(WriteBehindTest, UnreachableDatabaseKeepsEverythingUntilItAppears) {
     (void)base;
 }
 
+TEST_F(WriteBehindTest, AFactTheSchemaRejectsIsSkippedAloneAndTheRestCommits) {
+    const std::string db = prepared_database();
+    WriteBehind wb(options(db));
+    model::Job bad = job_for(2);
+    bad.batch_seq = 0;  // publish_jobs_batch_seq_check: batch_seq >= 1
+    for (std::uint64_t i = 1; i <= 3; ++i)
+        wb.try_emit(FactKind::job_accepted, job_for(i), {}, canonical_for(i));
+    wb.try_emit(FactKind::job_batched, job_for(1), {});
+    wb.try_emit(FactKind::job_batched, bad, {});
+    const model::FactTicket last = wb.try_emit(FactKind::job_batched, job_for(3), {});
+    wb.start();  // all six in one flush: it fails, then goes fact by fact
+    ASSERT_TRUE(wait_durable(wb, last));
+    EXPECT_EQ(wb.stats().skipped, 1u);
+    EXPECT_TRUE(wb.healthy());
+    ASSERT_TRUE(wb.stop());
+    pg::Connection c = connect(db);
+    EXPECT_EQ(scalar(c,
+                     "SELECT string_agg(record_id || '=' || status, ',' ORDER BY record_id) "
+                     "FROM publish_jobs"),
+              "rec-1=processing_batch,rec-2=queued,rec-3=processing_batch");
+}
+
 TEST_F(WriteBehindTest, ReplayingTheSameFactsWritesNothingTwice) {
     const std::string db = prepared_database();
     for (int round = 0; round < 2; ++round) {
