@@ -381,6 +381,11 @@ int run_pipeline(const RunOptions& o) {
             pool_feeder->start();
             job_feeder->start();
         } catch (const std::exception& e) {
+            // Nothing ran yet: stop what started before the pipeline (which
+            // the write-behind would wake) goes away.
+            runner.store(nullptr, std::memory_order_release);
+            pool_feeder->stop();
+            wb->stop(std::chrono::milliseconds(0));
             return internal_error(std::string("starting the storage threads failed: ") + e.what());
         }
     }
