@@ -171,12 +171,9 @@ class RunCrash : public pg::testing::PgTest {
                 "3600"};
     }
 
-    // Runs to completion (no kill); returns the exit code of the last try.
-    int run_to_completion(int tries = 4) {
-        int rc = -1;
-        for (int i = 0; i < tries && rc != 0; ++i)
-            rc = wait_exit(spawn(run_args("1000"), m_db, m_dir.path("final")));
-        return rc;
+    // Runs to completion (no kill); returns its exit code.
+    int run_to_completion() {
+        return wait_exit(spawn(run_args("1000"), m_db, m_dir.path("final")));
     }
 
     // Every exactly-once check of the issue, over the database and the sink.
@@ -241,29 +238,58 @@ class RunCrash : public pg::testing::PgTest {
 
 TEST_F(RunCrash, SigkillAtRandomMomentsLosesAndDuplicatesNothing) {
     SCOPED_TRACE("RAREGEN_CRASH_SEED=" + std::to_string(m_seed));
-    int kills = 0, finished_early = 0;
-    std::uniform_int_distribution<int> delay_ms(100, 1200);
+    int kills = 0, finished_early = 0, killed_sending = 0;
+    // Half the kills land at any moment after the start (start-up, loading,
+    // recovery), half while the run is sending: a random delay after the
+    // run has handed a new transaction to the sink (so a slow, sanitizer-
+    // built binary is killed mid-work too, not only during start-up).
+    std::uniform_int_distribution<int> any_moment_ms(50, 1200);
+    std::uniform_int_distribution<int> while_sending_ms(0, 600);
+    const std::string sink = m_dir.path("tx.ef");
     for (int attempt = 0; kills < k_kills && attempt < 3 * k_kills; ++attempt) {
+        const bool mid_send = attempt % 2 == 1;
+        const std::size_t lines_before = read_sink(sink).lines;
         const pid_t pid = spawn(run_args(), m_db, m_dir.path("killed"));
-        const auto until =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms(m_rng));
         int status = 0;
         pid_t done = 0;
-        while (std::chrono::steady_clock::now() < until &&
-               (done = ::waitpid(pid, &status, WNOHANG)) == 0)
+        auto alive = [&] { return (done = ::waitpid(pid, &status, WNOHANG)) == 0; };
+        if (mid_send) {
+            // Wait (bounded) for progress, then a random moment more.
+            for (int i = 0; i < 12000 && alive() && read_sink(sink).lines == lines_before; ++i)
+                std::this_thread::sleep_for(5ms);
+        }
+        const auto until =
+            std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(mid_send ? while_sending_ms(m_rng) : any_moment_ms(m_rng));
+        while (done == 0 && std::chrono::steady_clock::now() < until && alive())
             std::this_thread::sleep_for(5ms);
         if (done == pid) {
-            ++finished_early;  // the run completed before its moment came
+            // The run ended before its moment came: it must have ended well.
+            ++finished_early;
+            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                << read_file(m_dir.path("killed.err"));
             continue;
         }
+        if (read_sink(sink).lines > lines_before) ++killed_sending;
         ::kill(pid, SIGKILL);
         wait_exit(pid);
         ++kills;
     }
     EXPECT_EQ(kills, k_kills);
+    EXPECT_GE(killed_sending, k_kills / 2) << "too few kills landed while the run was sending";
+    const SinkView before_final = read_sink(sink);
+    EXPECT_GT(before_final.lines, 0u) << "the killed runs never got to send anything";
     ASSERT_EQ(run_to_completion(), 0) << read_file(m_dir.path("final.err"));
-    std::printf("[ crash    ] %d SIGKILLs (%d runs ended before their kill)\n", kills,
-                finished_early);
+    // No sanitizer or runtime report from any of the runs (they share stderr logs).
+    for (const char* log : {"killed.err", "final.err"}) {
+        const std::string text = read_file(m_dir.path(log));
+        for (const char* marker : {"Sanitizer", "runtime error:", "terminate called"})
+            EXPECT_EQ(text.find(marker), std::string::npos) << log << ":\n" << text;
+    }
+    std::printf(
+        "[ crash    ] %d SIGKILLs, %d of them while sending (%d runs ended before their "
+        "kill); %zu transactions handed over before the final run\n",
+        kills, killed_sending, finished_early, before_final.lines);
     check_exactly_once();
 }
 
