@@ -152,23 +152,17 @@ bool PoolFeeder::fill_and_renew(Clock::time_point& next_renew) {
         }
         if (got.size() < want) {
             if (m_options.close_when_empty && got.empty()) {
-                const auto any = has_available(conn);
-                if (!any.ok()) {
-                    set_error(any.status);
+                // Empty for now. Close only if nothing can come: no row is
+                // leasable and no other engine holds unspent UTXOs (which
+                // come back when it stops or dies). One statement, one
+                // snapshot: an engine releasing its leftovers between two
+                // separate checks would otherwise look like neither.
+                const auto more = pool_may_supply(conn, m_options.instance_id);
+                if (!more.ok()) {
+                    set_error(more.status);
                     return false;
                 }
-                // Empty for now; if other engines hold unspent UTXOs they come
-                // back when those stop or die: wait for them instead.
-                bool wait = false;
-                if (!any.value) {
-                    const auto others = others_hold_unspent(conn, m_options.instance_id);
-                    if (!others.ok()) {
-                        set_error(others.status);
-                        return false;
-                    }
-                    wait = others.value;
-                }
-                if (!any.value && !wait) {
+                if (!more.value) {
                     m_ring.close();
                     if (m_options.on_refill) m_options.on_refill();
                 }

@@ -221,18 +221,19 @@ PoolResult<bool> has_available(pg::Connection& conn) {
     return out;
 }
 
-PoolResult<bool> others_hold_unspent(pg::Connection& conn, std::string_view instance_id) {
+PoolResult<bool> pool_may_supply(pg::Connection& conn, std::string_view instance_id) {
     PoolResult<bool> out;
-    pg::Result r = conn.exec_params(R"SQL(
-SELECT EXISTS (
+    static const std::string sql =
+        std::string("SELECT EXISTS (SELECT 1 FROM utxos WHERE ") + k_leasable + R"SQL()
+    OR EXISTS (
     SELECT 1 FROM utxos u
      WHERE u.purpose = 'publish' AND u.status = 'reserved'
        AND u.leased_by IS NOT NULL AND u.leased_by <> $1
        AND NOT EXISTS (SELECT 1 FROM publish_jobs p
-                        WHERE p.spent_txid = u.txid AND p.spent_vout = u.vout)))SQL",
-                                    instance_id);
+                        WHERE p.spent_txid = u.txid AND p.spent_vout = u.vout)))SQL";
+    pg::Result r = conn.exec_params(sql, instance_id);
     if (!r.ok() || r.rows() != 1) {
-        out.status = failed("counting UTXOs other engines hold failed", r);
+        out.status = failed("checking whether the UTXO pool can still supply failed", r);
         return out;
     }
     out.value = r.text(0, 0) == "t";

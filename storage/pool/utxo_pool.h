@@ -82,11 +82,11 @@ PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::stri
 // tell "the pool is empty" from "another engine was leasing the rest just then".
 PoolResult<bool> has_available(pg::Connection& conn);
 
-// True if another engine (not `instance_id`) holds publish UTXOs it has not
-// spent: they come back to the pool when it stops (release) or dies
-// (reclaim), so a batch run that found the pool empty should wait for them
-// rather than give up.
-PoolResult<bool> others_hold_unspent(pg::Connection& conn, std::string_view instance_id);
+// True if a publish UTXO is leasable now, or another engine (not
+// `instance_id`) holds one it has not spent (those come back to the pool when
+// it stops or dies), judged in one snapshot. A batch run that found the pool
+// empty waits while this holds rather than give up.
+PoolResult<bool> pool_may_supply(pg::Connection& conn, std::string_view instance_id);
 
 // Sets lease_until (and reserved_until) of every reserved row leased by
 // `instance_id` to now() + lease. Returns how many rows it extended.

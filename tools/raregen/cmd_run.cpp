@@ -160,6 +160,18 @@ int run_pipeline(const RunOptions& o) {
         return usage_error("--key-file " + o.key_file + ": " +
                            std::string(chain::wif_error_message(wif.error)));
     const chain::PublicationKey key(wif.key->key, wif.key->compressed);
+    // Flags first: a typo must not wait for a database to start.
+    const auto fee = chain::parse_fee_rate(o.fee_rate);
+    if (!fee)
+        return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000) with BYTES > 0, got '" +
+                           o.fee_rate + "'");
+    if (o.encoding != "ef" && o.encoding != "raw")
+        return usage_error("--encoding must be 'ef' or 'raw', got '" + o.encoding + "'");
+    if (o.rate == 0 || o.period_ms == 0)
+        return usage_error("--rate and --period-ms must be at least 1");
+    if (o.batch_size == 0 || o.window_ms == 0)
+        return usage_error("--batch-size and --window-ms must be at least 1");
+    if (!o.memory && o.ring_capacity == 0) return usage_error("--ring must be at least 1");
 
     // ---- the database (unless --memory) ----
     std::optional<pg::EmbeddedPostgres> embedded;
@@ -233,19 +245,8 @@ int run_pipeline(const RunOptions& o) {
             if (!imported.ok())
                 return internal_error("importing --utxos failed: " + imported.status.message());
         }
-        if (o.ring_capacity == 0) return usage_error("--ring must be at least 1");
         ring.emplace(o.ring_capacity);
     }
-    const auto fee = chain::parse_fee_rate(o.fee_rate);
-    if (!fee)
-        return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000) with BYTES > 0, got '" +
-                           o.fee_rate + "'");
-    if (o.encoding != "ef" && o.encoding != "raw")
-        return usage_error("--encoding must be 'ef' or 'raw', got '" + o.encoding + "'");
-    if (o.rate == 0 || o.period_ms == 0)
-        return usage_error("--rate and --period-ms must be at least 1");
-    if (o.batch_size == 0 || o.window_ms == 0)
-        return usage_error("--batch-size and --window-ms must be at least 1");
 
     int fd = 0;
     if (o.intents != "-") {
