@@ -3,8 +3,8 @@
 //
 // Stages hand it facts (model::FactSink::try_emit) from any thread; a
 // dedicated thread with its own libpq connection folds everything pending
-// into ONE transaction per flush, one multi-row statement per fact kind
-// (unnest over array parameters), and then publishes the durable watermark:
+// into ONE transaction per flush, a few multi-row statements (unnest over
+// array parameters), and then publishes the durable watermark:
 // every ticket <= durable_through() is committed. The gate's fence reads it.
 //
 // What a flush writes (the RareGen tables, storage/pg/migrations.cpp):
@@ -37,10 +37,11 @@
 // every fact, reconnects with exponential backoff and jitter, reports
 // healthy() == false with the (scrubbed) reason, and resumes when the
 // database is back. Nothing is dropped, nothing written twice. A statement
-// that fails for a reason other than the connection (a constraint, bad
-// data) is retried fact by fact, each in its own transaction; a fact that
-// still fails is logged and skipped (tx_signed: refused), so one bad row
-// cannot wedge the engine.
+// that fails on its data (SQLSTATE class 22 or 23: a constraint, bad data)
+// is retried fact by fact, each in its own transaction; a fact that still
+// fails is logged and skipped (tx_signed: refused), so one bad row cannot
+// wedge the engine. Any other failure (connection, shutdown, a missing
+// table) holds the facts and retries the whole flush.
 //
 // Threads: try_emit, durable_through, refused and the stats are safe from
 // any thread. try_emit takes a mutex for the copy of one Job (no
