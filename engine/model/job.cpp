@@ -1,5 +1,7 @@
 #include "engine/model/job.h"
 
+#include "engine/chain/bytes.h"
+
 #include <cstring>
 #include <optional>
 
@@ -24,25 +26,17 @@ std::string_view fail_code_name(FailCode c) noexcept {
 // Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (any case).
 std::optional<JobId> JobId::parse(std::string_view text) noexcept {
     if (text.size() != 36) return std::nullopt;
-    JobId id;
-    std::size_t b = 0;
-    for (std::size_t i = 0; i < text.size();) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (text[i] != '-') return std::nullopt;
-            ++i;
-            continue;
-        }
-        auto nib = [](char c) -> int {
-            if (c >= '0' && c <= '9') return c - '0';
-            if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-            if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-            return -1;
-        };
-        const int hi = nib(text[i]), lo = nib(text[i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        id.bytes[b++] = static_cast<std::uint8_t>(hi << 4 | lo);
-        i += 2;
+    std::array<char, 32> digits{};
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const bool dash_here = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash_here != (text[i] == '-')) return std::nullopt;
+        if (!dash_here) digits[n++] = text[i];
     }
+    const auto bytes = chain::from_hex_fixed<16>(std::string_view(digits.data(), digits.size()));
+    if (!bytes) return std::nullopt;
+    JobId id;
+    id.bytes = *bytes;
     return id;
 }
 
