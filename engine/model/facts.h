@@ -28,8 +28,10 @@ enum class FactKind : std::uint8_t {
     tx_released,   // gate: handed to the network stage
     tx_sent,       // send: the network (or the sink) accepted it
     job_failed,    // any stage: the job ended without a transaction on the network (job.fail)
+    tx_resigned,   // send: the network refused the fee (ARC 465), so the job was signed again
+                   // on the SAME UTXO at the new rate: txid and bytes replace the stored ones
 };
-constexpr std::size_t k_fact_kinds = 7;
+constexpr std::size_t k_fact_kinds = 8;
 std::string_view fact_kind_name(FactKind k);
 
 // A receipt for one emitted fact: tickets grow by one per accepted fact, in
@@ -41,10 +43,11 @@ class FactSink {
     virtual ~FactSink() = default;
     // Records that `kind` happened to `job` at `now` and returns its ticket,
     // or returns 0, recording nothing, when the sink is full (backpressure).
-    // `canonical_record` (job_accepted only) is the JCS text of the record; it
-    // is copied before the call returns.
+    // `text` is the JCS text of the record for job_accepted, and an optional
+    // readable reason for job_failed (e.g. the network's answer); ignored
+    // otherwise. It is copied before the call returns.
     virtual FactTicket try_emit(FactKind kind, const Job& job, flow::Nanos now,
-                                std::string_view canonical_record = {}) noexcept = 0;
+                                std::string_view text = {}) noexcept = 0;
     // The durability fence: every fact whose ticket is <= durable_through()
     // is durable. Monotonic. A sink that stores nothing says everything is.
     virtual FactTicket durable_through() const noexcept = 0;

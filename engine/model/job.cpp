@@ -19,6 +19,10 @@ std::string_view fail_code_name(FailCode c) noexcept {
             return "storage_refused";
         case FailCode::sink_refused:
             return "sink_refused";
+        case FailCode::network_rejected:
+            return "network_rejected";
+        case FailCode::double_spend:
+            return "double_spend";
     }
     return "unknown";
 }
@@ -88,6 +92,8 @@ std::string_view fact_kind_name(FactKind k) {
             return "tx_sent";
         case FactKind::job_failed:
             return "job_failed";
+        case FactKind::tx_resigned:
+            return "tx_resigned";
     }
     return "unknown";
 }

@@ -59,6 +59,8 @@ enum class FailCode : std::uint8_t {
     build_failed,     // sign: the transaction could not be built or signed
     storage_refused,  // gate: the database refused the job (another owner, a duplicate record)
     sink_refused,     // send: the sink refused the transaction for good
+    network_rejected,  // send: ARC answered REJECTED or a 46x error for this transaction
+    double_spend,      // send: ARC answered DOUBLE_SPEND_ATTEMPTED (the UTXO is spent elsewhere)
 };
 std::string_view fail_code_name(FailCode c) noexcept;
 

@@ -171,6 +171,30 @@ SELECT batch_id, job_count, 'closed', now(), now(), now(), $3
 ON CONFLICT (batch_id) DO NOTHING
 )SQL";
 
+// A job signed again after the network refused its fee (ARC 465): the new
+// transaction spends the same outpoint, so it replaces the stored txid and
+// bytes. Only while the job is ours and not finished, and only for the
+// outpoint the row already spends: anything else is refused.
+constexpr const char* k_resigned_sql = R"SQL(
+WITH u AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::text[], $6::bigint[])
+        AS t(job_id, txid, raw, ef, spent_txid, spent_vout)
+), upd AS (
+    UPDATE publish_jobs p
+       SET txid = u.txid, signed_tx = u.raw, ef_tx = u.ef, signed_at = now(), updated_at = now()
+      FROM u
+     WHERE p.job_id = u.job_id AND p.instance_id = $7
+       AND p.status IN ('processing_batch', 'sending')
+       AND p.spent_txid = u.spent_txid AND p.spent_vout = u.spent_vout
+    RETURNING p.job_id, u.txid, u.spent_txid, u.spent_vout
+), spend AS (
+    UPDATE utxos x SET spent_by_txid = upd.txid
+      FROM upd
+     WHERE x.txid = upd.spent_txid AND x.vout = upd.spent_vout
+)
+SELECT job_id FROM upd
+)SQL";
+
 // Released, sent and failed facts, one row version per job. (The fence
 // keeps a job's release out of the flush that signs it.)
 constexpr const char* k_outcome_sql = R"SQL(
@@ -210,6 +234,10 @@ std::string_view fail_detail(model::FailCode c) {
                    "engine or its record or UTXO is already used";
         case model::FailCode::sink_refused:
             return "the sink refused the transaction for good";
+        case model::FailCode::network_rejected:
+            return "the network rejected the transaction";
+        case model::FailCode::double_spend:
+            return "the network saw another transaction spending the same UTXO";
         case model::FailCode::none:
             break;
     }
@@ -466,7 +494,8 @@ bool WriteBehind::flush_one_by_one(FactTicket from, FactTicket to) {
                 s.job.job_id.to_string() + ": " + st.message());
             std::lock_guard slock(m_stats_mu);
             ++m_stats.skipped;
-            if (s.kind == FactKind::tx_signed) refused.push_back(t);
+            if (s.kind == FactKind::tx_signed || s.kind == FactKind::tx_resigned)
+                refused.push_back(t);
         }
         add_refused(refused);
     }
@@ -525,6 +554,10 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
                 break;
             case FactKind::job_failed:
                 m.failed = &s;
+                break;
+            case FactKind::tx_resigned:
+                m.resigned = &s;
+                m.resigned_ticket = t;
                 break;
             case FactKind::batch_closed:
                 break;
@@ -644,7 +677,37 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
         close_array(c.a[1]);
         if (!run(k_batch_closed_sql, c.a[0], c.a[1], me)) return false;
     }
-    // 4. released / sent / failed
+    // 4. signed again after a fee refusal
+    {
+        std::size_t n = 0;
+        for (int i = 0; i < 6; ++i)
+            open_array(c.a[i]);
+        for (const Merged& m : c.jobs) {
+            if (m.resigned == nullptr) continue;
+            ++n;
+            const model::Job& j = m.resigned->job;
+            push_job_id(c.a[0], j.job_id);
+            push_text(c.a[1], txid_hex(j.txid));
+            push_bytea(c.a[2], j.raw.span());
+            if (j.ef.size != 0)
+                push_bytea(c.a[3], j.ef.span());
+            else
+                push_null(c.a[3]);
+            push_text(c.a[4], txid_hex(j.utxo.outpoint.txid));
+            push_uint(c.a[5], j.utxo.outpoint.vout);
+        }
+        if (n != 0) {
+            for (int i = 0; i < 6; ++i)
+                close_array(c.a[i]);
+            auto r = run(k_resigned_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], me);
+            if (!r) return false;
+            const auto took = note_refusals(*r, false);
+            for (const Merged& m : c.jobs)
+                if (m.resigned != nullptr && !took.count(m.resigned->job.job_id.to_string()))
+                    refused.push_back(m.resigned_ticket);
+        }
+    }
+    // 5. released / sent / failed
     {
         std::size_t n = 0;
         for (int i = 0; i < 7; ++i)
@@ -658,7 +721,8 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
             if (m.failed != nullptr) {
                 const model::Job& j = m.failed->job;
                 push_text(c.a[3], model::fail_code_name(j.fail));
-                push_text(c.a[4], fail_detail(j.fail));
+                push_text(c.a[4], m.failed->canonical.empty() ? fail_detail(j.fail)
+                                                              : std::string_view(m.failed->canonical));
                 if (j.raw.size != 0) {
                     push_text(c.a[5], txid_hex(j.utxo.outpoint.txid));
                     push_uint(c.a[6], j.utxo.outpoint.vout);

@@ -16,7 +16,12 @@
 //   tx_signed     txid, signed_tx, ef_tx, spent outpoint (+ utxos row spent)
 //   tx_released   status sending, sending_started_at, attempts + 1
 //   tx_sent       status sent, sent_at
-//   job_failed    status failed, error_code (+ utxos row dirty if it was signed)
+//   job_failed    status failed, error_code, error_detail (the fact's text,
+//                 e.g. the network's answer; else a sentence per code)
+//                 (+ utxos row dirty if it was signed)
+//   tx_resigned   txid, signed_tx, ef_tx replaced (same spent outpoint; only
+//                 after the network refused the fee); refused like tx_signed
+//                 if the row is not ours, finished, or spends another outpoint
 // A flush folds its facts per job first, so a job costs one row version per
 // flush, not one per fact: accepted (+ batched + signed, if in the same
 // flush) is one INSERT; batched/signed of an earlier job one UPDATE;
@@ -146,6 +151,8 @@ class WriteBehind final : public model::FactSink {
         bool released = false;
         bool sent = false;
         const Slot* failed = nullptr;
+        const Slot* resigned = nullptr;
+        model::FactTicket resigned_ticket = 0;
         const Slot* last = nullptr;
     };
     struct Columns;

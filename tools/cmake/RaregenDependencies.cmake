@@ -42,6 +42,9 @@ raregen_require(mimalloc_FOUND libmimalloc-dev "mimalloc (allocator)")
 find_package(CURL QUIET)
 raregen_require(CURL_FOUND libcurl4-openssl-dev "libcurl (HTTP)")
 
+pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
+raregen_require(HTTPLIB_FOUND libcpp-httplib-dev "cpp-httplib (HTTP server: local ARC network, callbacks)")
+
 find_package(CLI11 QUIET CONFIG)
 raregen_require(CLI11_FOUND libcli11-dev "CLI11 (command-line parsing)")
 

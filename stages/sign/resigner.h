@@ -1,0 +1,35 @@
+#pragma once
+// Resigner: signs a job's publication transaction again, on the SAME UTXO,
+// at a new fee rate. The one case where the engine signs a second
+// transaction for a job (design.md invariant 3): the network refused the
+// first one for its fee (ARC 465), so it is definitively not on the network.
+// The caller records the new transaction (FactKind::tx_resigned) and waits
+// for it to be durable before sending it.
+//
+// Threads: one thread at a time (it owns a builder and scratch buffers).
+// After its buffers have grown once, resign() allocates nothing.
+
+#include "engine/chain/publication.h"
+#include "engine/model/job.h"
+
+namespace raregen::sign {
+
+class Resigner {
+  public:
+    // `options` as the sign stage used them (change, payload limit); the fee
+    // rate is replaced per call. `key` must outlive the Resigner.
+    Resigner(const chain::PublicationKey& key, chain::PublicationOptions options);
+
+    // Replaces job.txid, job.raw and job.ef (EF kept if the job had one) with
+    // a transaction spending job.utxo at `rate`. False, leaving the job
+    // unchanged, if the UTXO cannot pay the new fee or the bytes do not fit.
+    bool resign(model::Job& job, chain::FeeRate rate) noexcept;
+
+  private:
+    const chain::PublicationKey& m_key;
+    chain::PublicationOptions m_options;
+    chain::PublicationBuilder m_builder;
+    chain::Bytes m_raw, m_ef;
+};
+
+}  // namespace raregen::sign
