@@ -20,7 +20,7 @@ struct FixedString {
     // False (and unchanged) if `s` is longer than N.
     bool assign(std::string_view s) noexcept {
         if (s.size() > N) return false;
-        std::memcpy(data.data(), s.data(), s.size());
+        if (!s.empty()) std::memcpy(data.data(), s.data(), s.size());
         size = static_cast<std::uint16_t>(s.size());
         return true;
     }

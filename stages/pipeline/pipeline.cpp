@@ -11,10 +11,11 @@ constexpr std::size_t k_worker_sign = 1;
 
 Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
     if (parts.nonces == nullptr || parts.signers == nullptr || parts.ring == nullptr ||
-        parts.key == nullptr || parts.sink == nullptr || parts.facts == nullptr ||
-        parts.clock == nullptr)
+        parts.key == nullptr || parts.facts == nullptr || parts.clock == nullptr)
         throw std::invalid_argument(
-            "pipeline: every part (nonces, signers, ring, key, sink, facts, clock) is required");
+            "pipeline: every part (nonces, signers, ring, key, facts, clock) is required");
+    if ((parts.sink == nullptr) == (parts.arc == nullptr))
+        throw std::invalid_argument("pipeline: exactly one of a sink and an ARC client is required");
     if (config.channel_capacity == 0)
         throw std::invalid_argument("pipeline: channel capacity must be at least 1");
 
@@ -43,8 +44,12 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
         k_worker_sign, *m_sequenced, *m_signed, *parts.ring, *parts.key, *parts.facts, config.sign);
     m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, config.gate, *m_signed,
                                                  *m_released, *parts.facts, ctx);
-    m_send =
-        &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink, *parts.facts);
+    if (parts.sink != nullptr)
+        m_send = &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink,
+                                                     *parts.facts);
+    else
+        m_network_send = &m_runner->emplace<send::NetworkSendStage>(
+            k_worker_light, *m_released, *parts.arc, *parts.facts, parts.resigner);
     if (config.external_inputs) {
         m_external = std::make_unique<ExternalInputs>(ExternalInputs{
             m_ingested->make_producer(), m_sequenced->make_producer(), m_signed->make_producer()});

@@ -33,6 +33,7 @@
 #include "stages/ingest/ingest_stage.h"
 #include "stages/ingest/nonce_store.h"
 #include "stages/ingest/signer_registry.h"
+#include "stages/send/network_send_stage.h"
 #include "stages/send/send_stage.h"
 #include "stages/send/tx_sink.h"
 #include "stages/sequence/sequence_stage.h"
@@ -64,7 +65,11 @@ struct PipelineParts {
     const ingest::SignerRegistry* signers = nullptr;
     utxo::UtxoRing* ring = nullptr;
     const chain::PublicationKey* key = nullptr;
+    // Exactly one of these: a sink (a file; SendStage), or the ARC client
+    // (NetworkSendStage; `resigner` re-signs after a fee refusal, may be null).
     send::TxSink* sink = nullptr;
+    send::ArcClient* arc = nullptr;
+    sign::Resigner* resigner = nullptr;
     model::FactSink* facts = nullptr;
     const flow::Clock* clock = nullptr;
 };
@@ -107,7 +112,10 @@ class Pipeline {
     const sequence::SequenceStage& sequence() const { return *m_sequence; }
     const sign::SignStage& sign() const { return *m_sign; }
     const gate::GateStage& gate() const { return *m_gate; }
-    const send::SendStage& send() const { return *m_send; }
+    // The send stage that runs: send() with a sink, network_send() with ARC
+    // (the other is null).
+    const send::SendStage* send() const { return m_send; }
+    const send::NetworkSendStage* network_send() const { return m_network_send; }
     // Counters of every stage, in flow order; safe while running.
     std::vector<StageReport> report() const;
 
@@ -123,6 +131,7 @@ class Pipeline {
     sign::SignStage* m_sign = nullptr;
     gate::GateStage* m_gate = nullptr;
     send::SendStage* m_send = nullptr;
+    send::NetworkSendStage* m_network_send = nullptr;
     std::unique_ptr<ExternalInputs> m_external;
 };
 

@@ -180,7 +180,7 @@ void SignStage::sign_chunk() noexcept {
         model::Job& job = m_jobs[i];
         const chain::RaregenPayload payload = chain::raregen_payload(job.record_hash);
         const chain::ByteSpan pushes[1] = {payload.span()};
-        const chain::BuildResult r = s.builder.build(m_key, job.utxo, pushes, m_options.publication,
+        const chain::BuildResult r = s.builder.build(m_key, job.utxo, pushes, m_publication,
                                                      s.raw, m_options.extended ? &s.ef : nullptr);
         bool ok = r.ok() && job.raw.assign(s.raw);
         if (ok && m_options.extended) ok = job.ef.assign(s.ef);
@@ -195,6 +195,7 @@ void SignStage::sign_chunk() noexcept {
         }
         m_ok[i] = ok ? 1 : 0;
     };
+    if (m_options.live_fee_rate) m_publication.fee_rate = m_options.live_fee_rate();
     p.pool.run(m_count, sign_one);
 }
 

@@ -72,6 +72,8 @@
 #include <string_view>
 #include <vector>
 
+#include <functional>
+
 #include "engine/chain/publication.h"
 #include "engine/flow/channel.h"
 #include "engine/flow/stage.h"
@@ -91,6 +93,10 @@ struct SignStageOptions {
     std::size_t threads = 2;
     // Also write the Extended Format bytes (job.ef), which ARC is sent.
     bool extended = true;
+    // The network's live fee rate (ARC's policy, never below the floor),
+    // read once per chunk and used instead of publication.fee_rate. Called
+    // from the sign stage's thread; must not block or allocate.
+    std::function<chain::FeeRate()> live_fee_rate;
 };
 
 class SignStage final : public flow::Stage {
@@ -139,6 +145,9 @@ class SignStage final : public flow::Stage {
     }
 
     const SignStageOptions m_options;  // first: checked before any channel handle is made
+    // What build() is given: m_options.publication with the live fee rate
+    // (set before each chunk, read by the helper threads during it).
+    chain::PublicationOptions m_publication = m_options.publication;
     flow::Channel<model::Job>::Consumer m_in;
     flow::Channel<model::Job>::Producer m_out;
     flow::Channel<model::Job>& m_input;

@@ -39,7 +39,10 @@
 #include "stages/ingest/signer_registry.h"
 #include "stages/ingest/wall_time.h"
 #include "stages/pipeline/pipeline.h"
+#include "stages/send/arc_client.h"
 #include "stages/send/file_sink.h"
+#include "stages/sign/resigner.h"
+#include "storage/callbacks/callback_receiver.h"
 #include "storage/jobs/job_feeder.h"
 #include "storage/jobs/job_store.h"
 #include "storage/keys/nonces.h"
@@ -84,6 +87,18 @@ struct RunOptions {
     std::size_t ring_capacity = 4096;
     std::uint64_t flush_max = 8192;
     std::uint64_t lease_s = 300;
+    // ARC (instead of --out)
+    std::string arc_url;  // default: env ARC_URL
+    std::string arc_key_file;
+    std::size_t arc_batch = 500;
+    std::size_t arc_in_flight = 4;
+    std::string arc_wait_for = "SEEN_ON_NETWORK";
+    std::uint64_t arc_timeout_ms = 15000;
+    int arc_attempts = 8;
+    std::string callback_url;
+    std::string callback_token_file;
+    std::string callback_listen;  // HOST:PORT of the callback endpoint
+    double callback_wait_s = 0;   // after the drain: wait this long for confirmations
 };
 
 // Registers the keys of a signer file ("PUBKEY_HEX [active|revoked]" lines)
@@ -172,6 +187,47 @@ int run_pipeline(const RunOptions& o) {
     if (o.batch_size == 0 || o.window_ms == 0)
         return usage_error("--batch-size and --window-ms must be at least 1");
     if (!o.memory && o.ring_capacity == 0) return usage_error("--ring must be at least 1");
+    std::string arc_url = o.arc_url;
+    if (arc_url.empty())
+        if (const char* e = std::getenv("ARC_URL"); e != nullptr) arc_url = e;
+    if (!arc_url.empty() && !o.out.empty())
+        return usage_error("give --out (a file of transactions) or an ARC to send to (--arc-url / "
+                           "ARC_URL), not both");
+    if (arc_url.empty() && o.out.empty())
+        return usage_error("where should the transactions go? Give --out FILE, or --arc-url URL "
+                           "(or ARC_URL) to broadcast them to ARC");
+    std::optional<send::ArcSettings> arc_settings;
+    if (!arc_url.empty()) {
+        send::ArcSettings& as = arc_settings.emplace();
+        as.url = arc_url;
+        if (!o.arc_key_file.empty()) {
+            auto k = read_secret_file(o.arc_key_file);
+            if (!k) return usage_error("--arc-api-key-file: " + k.error);
+            as.api_key = std::string(k.value->view());
+        } else if (const char* e = std::getenv("ARC_API_KEY"); e != nullptr) {
+            as.api_key = e;
+        }
+        as.wait_for = o.arc_wait_for;
+        as.batch_max = o.arc_batch;
+        as.max_in_flight = o.arc_in_flight;
+        as.request_timeout = std::chrono::milliseconds(o.arc_timeout_ms);
+        as.max_attempts = o.arc_attempts;
+        as.fee_floor = *fee;
+        as.callback_url = o.callback_url;
+        if (!o.callback_token_file.empty()) {
+            auto t = read_secret_file(o.callback_token_file);
+            if (!t) return usage_error("--callback-token-file: " + t.error);
+            as.callback_token = std::string(t.value->view());
+        }
+        if (!o.callback_listen.empty() && (o.memory || as.callback_token.empty()))
+            return usage_error("--callback-listen needs a database (not --memory) and "
+                               "--callback-token-file (the token ARC must send back)");
+        try {
+            send::ArcClient check(as);  // the settings, checked before a database starts
+        } catch (const std::invalid_argument& e) {
+            return usage_error(e.what());
+        }
+    }
 
     // ---- the database (unless --memory) ----
     std::optional<pg::EmbeddedPostgres> embedded;
@@ -262,14 +318,41 @@ int run_pipeline(const RunOptions& o) {
         reject_writer.emplace(reject_file);
     }
 
+    // ---- ARC callbacks (a database is up by now), then the client ----
+    std::optional<callbacks::CallbackReceiver> receiver;
+    auto early_log = [](std::string_view m) {
+        std::fprintf(stderr, "raregen run: %.*s\n", static_cast<int>(m.size()), m.data());
+    };
+    if (arc_settings && !o.callback_listen.empty()) {
+        callbacks::CallbackReceiverOptions co;
+        const std::size_t colon = o.callback_listen.rfind(':');
+        co.host = colon == std::string::npos ? o.callback_listen
+                                             : o.callback_listen.substr(0, colon);
+        co.port = colon == std::string::npos ? 0 : std::atoi(o.callback_listen.c_str() + colon + 1);
+        co.token = arc_settings->callback_token;
+        co.conninfo = conninfo;
+        co.on_log = early_log;
+        receiver.emplace(std::move(co));
+        if (std::string e = receiver->start(); !e.empty())
+            return usage_error("--callback-listen: " + e);
+        // The receiver's own address, unless --callback-url names the
+        // public one (a proxy in front).
+        if (arc_settings->callback_url.empty()) arc_settings->callback_url = receiver->url();
+        std::fprintf(stderr, "raregen run: ARC callbacks at %s\n", receiver->url().c_str());
+    }
+    std::optional<send::ArcClient> arc;
+    if (arc_settings) arc.emplace(*arc_settings);
+
     std::optional<send::FileSink> sink;
-    try {
-        sink.emplace(o.out,
-                     o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex,
-                     o.memory ? send::FileSinkMode::truncate_buffered
-                              : send::FileSinkMode::append_write_through);
-    } catch (const std::exception& e) {
-        return usage_error(std::string("--out: ") + e.what());
+    if (!arc) {
+        try {
+            sink.emplace(o.out,
+                         o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex,
+                         o.memory ? send::FileSinkMode::truncate_buffered
+                                  : send::FileSinkMode::append_write_through);
+        } catch (const std::exception& e) {
+            return usage_error(std::string("--out: ") + e.what());
+        }
     }
 
     // ---- this engine's identity, and what dead ones left ----
@@ -316,6 +399,11 @@ int run_pipeline(const RunOptions& o) {
     config.sign.publication.change = o.change;
     config.sign.publication.fee_rate = *fee;
     config.sign.extended = true;
+    if (arc) {
+        // ARC's policy, read by the client at start and refreshed: the sign
+        // stage follows it (never below --fee-rate).
+        config.sign.live_fee_rate = [&arc] { return arc->fee_rate(); };
+    }
     config.ingest.seed = o.seed != 0 ? o.seed : ingest::random_seed();
     config.ingest.wall_offset = ingest::wall_clock_offset(clock);
     config.ingest.validator.max_age = std::chrono::seconds(o.max_age_s);
@@ -357,7 +445,14 @@ int run_pipeline(const RunOptions& o) {
     parts.signers = &signers;
     parts.ring = &*ring;
     parts.key = &key;
-    parts.sink = &*sink;
+    std::optional<sign::Resigner> resigner;
+    if (arc) {
+        resigner.emplace(key, config.sign.publication);
+        parts.arc = &*arc;
+        parts.resigner = &*resigner;
+    } else {
+        parts.sink = &*sink;
+    }
     parts.facts = wb ? static_cast<model::FactSink*>(&*wb) : &counting_facts;
     parts.clock = &clock;
 
@@ -368,6 +463,20 @@ int run_pipeline(const RunOptions& o) {
         return usage_error(e.what());
     }
     runner.store(&pipe->runner(), std::memory_order_release);
+    if (arc) {
+        // Before any storage thread: a wrong URL or key stops here, with
+        // nothing to undo.
+        if (std::string e = arc->start(&pipe->runner().context()); !e.empty()) {
+            runner.store(nullptr, std::memory_order_release);
+            return usage_error(e);
+        }
+        std::fprintf(stderr, "raregen run: sending to ARC at %s (fee rate %s)\n",
+                     arc->settings().url.c_str(), arc->fee_rate().to_string().c_str());
+    }
+    auto sent_count = [&pipe]() -> std::uint64_t {
+        if (const auto* s = pipe->send()) return s->sent();
+        return pipe->network_send()->sent();
+    };
 
     std::optional<pool::PoolFeeder> pool_feeder;
     std::optional<jobs::JobFeeder> job_feeder;
@@ -419,7 +528,7 @@ int run_pipeline(const RunOptions& o) {
         while (
             !cv.wait_for(lock, std::chrono::duration<double>(o.progress_s), [&] { return done; })) {
             const auto now = std::chrono::steady_clock::now();
-            const std::uint64_t sent = pipe->send().sent();
+            const std::uint64_t sent = sent_count();
             const double dt = std::chrono::duration<double>(now - last_t).count();
             std::fprintf(
                 stderr,
@@ -437,6 +546,17 @@ int run_pipeline(const RunOptions& o) {
         }
     });
     pipe->run();
+    if (arc) arc->stop();
+    if (receiver && o.callback_wait_s > 0 && pipe->network_send()->sent() > 0) {
+        // Blocks are mined after the last send: wait (bounded) until ARC has
+        // confirmed every transaction sent, so the database says confirmed.
+        const auto until = std::chrono::steady_clock::now() +
+                           std::chrono::duration<double>(o.callback_wait_s);
+        while (receiver->stats().confirmed < pipe->network_send()->sent() &&
+               std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (receiver) receiver->stop();
     // Storage winds down after the stages: the job feeder has closed its
     // inputs (or the pipeline could not have finished), the ring's consumer
     // is gone so the pool feeder can return what is left in it, and the
@@ -481,8 +601,52 @@ int run_pipeline(const RunOptions& o) {
     summary["transactions"]["signed"] = pipe->sign().signed_count();
     summary["transactions"]["sign_failed"] = pipe->sign().failed();
     summary["transactions"]["no_utxo"] = pipe->sign().unfunded();
-    summary["transactions"]["written"] = pipe->send().sent();
-    summary["transactions"]["write_failed"] = pipe->send().failed();
+    if (const auto* s = pipe->send()) {
+        summary["transactions"]["written"] = s->sent();
+        summary["transactions"]["write_failed"] = s->failed();
+    } else {
+        const send::NetworkSendStage& ns = *pipe->network_send();
+        summary["transactions"]["sent"] = ns.sent();
+        summary["transactions"]["network_failed"] = ns.failed();
+        summary["transactions"]["resigned_after_fee_refusal"] = ns.resigned();
+        summary["transactions"]["unresolved"] = ns.unresolved();
+        summary["latency_ms"]["intake_to_sent_p50"] =
+            static_cast<double>(ns.latency().quantile(0.50).count()) / 1000.0;
+        summary["latency_ms"]["intake_to_sent_p99"] =
+            static_cast<double>(ns.latency().quantile(0.99).count()) / 1000.0;
+        const send::ArcStats as = arc->stats();
+        Json a;
+        a["url"] = arc->settings().url;
+        a["requests"] = as.requests;
+        a["txs_posted"] = as.txs_posted;
+        a["retries"] = as.retries;
+        a["timeouts"] = as.timeouts;
+        a["transport_errors"] = as.transport_errors;
+        a["http_5xx"] = as.http_5xx;
+        a["http_4xx"] = as.http_4xx;
+        a["auth_errors"] = as.auth_errors;
+        a["missing_entries"] = as.missing_entries;
+        a["fee_too_low"] = as.fee_too_low;
+        a["policy_reads"] = as.policy_reads;
+        a["status_checks"] = as.status_checks;
+        a["fee_rate"] = arc->fee_rate().to_string();
+        a["request_ms_p50"] = static_cast<double>(as.latency_p50_us) / 1000.0;
+        a["request_ms_p99"] = static_cast<double>(as.latency_p99_us) / 1000.0;
+        summary["arc"] = a;
+        if (receiver) {
+            const callbacks::CallbackStats cs = receiver->stats();
+            Json cb;
+            cb["url"] = receiver->url();
+            cb["requests"] = cs.requests;
+            cb["callbacks"] = cs.callbacks;
+            cb["confirmed"] = cs.confirmed;
+            cb["other_statuses_recorded"] = cs.recorded;
+            cb["unknown_txids"] = cs.unknown_txids;
+            cb["unauthorized"] = cs.unauthorized;
+            cb["database_errors"] = cs.database_errors;
+            summary["callbacks"] = cb;
+        }
+    }
     summary["utxos"]["loaded"] = utxos.utxos.size();
     if (!o.memory) {
         summary["utxos"]["leased"] = pool_feeder->leased();
@@ -520,20 +684,28 @@ int run_pipeline(const RunOptions& o) {
     }
     summary["seconds"] = seconds;
     summary["tx_per_second"] =
-        seconds > 0 ? static_cast<double>(pipe->send().sent()) / seconds : 0.0;
+        seconds > 0 ? static_cast<double>(sent_count()) / seconds : 0.0;
     Json stages = Json::object();
     for (const auto& s : pipe->report())
         stages[s.name] = counters_json(s.counters);
     summary["stages"] = stages;
     if (signal != 0) summary["stopped_by_signal"] = signal;
     if (in.input_error() != 0) summary["input_error"] = std::strerror(in.input_error());
-    summary["out"] = o.out;
+    if (!o.out.empty()) summary["out"] = o.out;
 
     const int printed = print_json(summary);
     if (in.input_error() != 0)
         return internal_error(std::string("reading intents failed: ") +
                               std::strerror(in.input_error()));
-    if (pipe->send().flush_failed()) return internal_error("writing " + o.out + " failed");
+    if (pipe->send() != nullptr && pipe->send()->flush_failed())
+        return internal_error("writing " + o.out + " failed");
+    if (pipe->network_send() != nullptr && pipe->network_send()->unresolved() > 0)
+        return internal_error(
+            std::to_string(pipe->network_send()->unresolved()) +
+            " transactions got no definite answer from ARC (timeouts, errors or a refused API "
+            "key; see the summary's arc counters). They stay 'sending' in the database; the next "
+            "run looks each up at ARC (GET /v1/tx) and sends the same bytes only if ARC does not "
+            "have it");
     if (!all_durable)
         return internal_error(
             "the database stayed unreachable: some facts are not durable (the jobs they belong "
@@ -572,8 +744,34 @@ void register_run_commands(CLI::App& app) {
                     "registered signers: one 'PUBKEY_HEX [active|revoked]' per line; with a "
                     "database they are registered in registered_keys (raregen keys register)");
     run->add_option("--out", opts->out,
-                    "where to write the signed transactions, one hex line each (- for stdout)")
-        ->required();
+                    "write the signed transactions to this file, one hex line each (- for "
+                    "stdout), instead of sending them to ARC");
+    run->add_option("--arc-url", opts->arc_url,
+                    "broadcast to this ARC (env ARC_URL), e.g. the URL `raregen network serve` "
+                    "prints; the API key comes from ARC_API_KEY or --arc-api-key-file");
+    run->add_option("--arc-api-key-file", opts->arc_key_file,
+                    "file (mode 0600) holding the ARC API key (default: env ARC_API_KEY)");
+    run->add_option("--arc-batch", opts->arc_batch, "transactions per POST /v1/txs")
+        ->capture_default_str();
+    run->add_option("--arc-in-flight", opts->arc_in_flight, "ARC requests in flight at once")
+        ->capture_default_str();
+    run->add_option("--arc-wait-for", opts->arc_wait_for, "X-WaitFor status")
+        ->capture_default_str();
+    run->add_option("--arc-timeout-ms", opts->arc_timeout_ms, "timeout of one ARC request")
+        ->capture_default_str();
+    run->add_option("--arc-attempts", opts->arc_attempts,
+                    "tries per transaction on timeouts and 5xx before it is left unresolved")
+        ->capture_default_str();
+    run->add_option("--callback-url", opts->callback_url,
+                    "X-CallbackUrl: where ARC posts status updates (see --callback-listen)");
+    run->add_option("--callback-token-file", opts->callback_token_file,
+                    "file (mode 0600) with the X-CallbackToken ARC sends back as Bearer");
+    run->add_option("--callback-listen", opts->callback_listen,
+                    "serve ARC callbacks on HOST:PORT (PORT 0: any): MINED marks jobs "
+                    "confirmed; needs --callback-token-file; --callback-url defaults to it");
+    run->add_option("--callback-wait-s", opts->callback_wait_s,
+                    "after the last send, wait up to this long for MINED callbacks")
+        ->capture_default_str();
     run->add_option("--encoding", opts->encoding, "ef (Extended Format, what ARC takes) or raw")
         ->capture_default_str();
     run->add_option("--rejects", opts->rejects,

@@ -7,7 +7,10 @@
 // target through pg::describe_target at most. Both commands bring the schema
 // up to date first (pg::migrate), as the engine does at start.
 
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <memory>
 #include <optional>
@@ -18,6 +21,9 @@
 #include "engine/chain/bytes.h"
 #include "engine/chain/keys.h"
 #include "engine/chain/script.h"
+#include "engine/chain/fees.h"
+#include "engine/chain/publication.h"
+#include "engine/chain/split.h"
 #include "engine/chain/tx.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/migrations.h"
@@ -25,6 +31,7 @@
 #include "storage/utxo/utxo_file.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
+#include "tools/raregen/http.h"
 
 namespace raregen::cli {
 
@@ -149,6 +156,148 @@ int run_import(const ImportOptions& o) {
     return print_json(j);
 }
 
+struct SplitOptions {
+    std::string from;  // TXID:VOUT:SATS
+    std::string key_file;
+    std::string arc_url;
+    std::string out;
+    std::string fee_rate = "100/1000";
+    std::size_t count = 0;
+    std::int64_t each = 100;
+    std::size_t per_tx = 1000;
+    bool import = false;
+};
+
+bool accepted_status(std::string_view s) {
+    return !s.empty() && s != "REJECTED" && s != "DOUBLE_SPEND_ATTEMPTED" && s != "UNKNOWN" &&
+           s != "SEEN_IN_ORPHAN_MEMPOOL" && s != "MINED_IN_STALE_BLOCK";
+}
+
+int run_split(const SplitOptions& o) {
+    const auto from = parse_outpoint_arg(o.from);
+    if (!from) return usage_error("--from " + from.error);
+    if (o.count == 0) return usage_error("--count must be at least 1");
+    if (o.each < 1) return usage_error("--each must be at least 1 satoshi");
+    if (o.per_tx == 0 || o.per_tx > 100'000)
+        return usage_error("--per-tx must be between 1 and 100000");
+    const auto floor = chain::parse_fee_rate(o.fee_rate);
+    if (!floor) return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000)");
+    std::string url = o.arc_url;
+    if (url.empty())
+        if (const char* e = std::getenv("ARC_URL"); e != nullptr) url = e;
+    if (url.empty())
+        return usage_error("no ARC to broadcast to: give --arc-url URL or set ARC_URL (e.g. the "
+                           "URL `raregen network serve` prints)");
+    while (!url.empty() && url.back() == '/')
+        url.pop_back();
+    auto secret = read_secret_file(o.key_file);
+    if (!secret) return usage_error(secret.error);
+    const chain::WifResult wif = chain::decode_wif(secret.value->view());
+    if (!wif.key)
+        return usage_error("--key-file " + o.key_file + ": " +
+                           std::string(chain::wif_error_message(wif.error)));
+    const chain::PublicationKey key(wif.key->key, wif.key->compressed);
+    std::optional<pg::Connection> db;
+    if (o.import) {
+        int exit_code = k_exit_ok;
+        db = open_database(exit_code);
+        if (!db) return exit_code;
+    }
+    std::FILE* out = nullptr;
+    if (!o.out.empty()) {
+        out = std::fopen(o.out.c_str(), "w");
+        if (out == nullptr) return usage_error("--out " + o.out + ": " + std::strerror(errno));
+    }
+    const std::string api_key = arc_api_key_from_env();
+    chain::FeeRate rate = *floor;
+    if (const auto policy = arc_policy_fee(url, api_key); policy && policy->at_least(rate))
+        rate = *policy;
+
+    chain::Utxo funding = *from.value;
+    std::size_t left = o.count, txs = 0;
+    Json txids = Json::array();
+    int rc = k_exit_ok;
+    while (left > 0) {
+        const std::size_t k = std::min(left, o.per_tx);
+        const chain::SplitResult split = chain::build_split(key, funding, k, o.each, rate);
+        if (!split.ok()) {
+            rc = usage_error(split.error);
+            break;
+        }
+        chain::Bytes ef;
+        chain::serialize(split.tx, chain::TxFormat::extended, ef);
+        HttpRequest rq;
+        rq.method = "POST";
+        rq.url = url + "/v1/tx";
+        rq.content_type = "application/octet-stream";
+        rq.body.assign(ef.begin(), ef.end());
+        rq.bearer = api_key;
+        const HttpResponse r = http_request(rq);
+        std::string status;
+        try {
+            if (!r.body.empty()) status = Json::parse(r.body).value("txStatus", "");
+        } catch (const std::exception&) {
+        }
+        if (!r.error.empty() || r.status != 200 || !accepted_status(status)) {
+            rc = internal_error("ARC did not accept split transaction " +
+                                chain::hash_to_display(split.txid) + ": " +
+                                (r.error.empty() ? "HTTP " + std::to_string(r.status) + " " +
+                                                       r.body.substr(0, 400)
+                                                 : r.error) +
+                                (txs > 0 ? " (the " + std::to_string(txs) +
+                                               " accepted before it are in --out)"
+                                         : ""));
+            break;
+        }
+        ++txs;
+        txids.push_back(chain::hash_to_display(split.txid));
+        std::vector<pool::ImportUtxo> rows;
+        const std::string display = chain::hash_to_display(split.txid);
+        for (std::size_t v = 0; v < k; ++v) {
+            chain::Utxo u;
+            u.outpoint = chain::OutPoint{split.txid, static_cast<std::uint32_t>(v)};
+            u.value = o.each;
+            if (out != nullptr)
+                std::fprintf(out, "%s:%zu %lld\n", display.c_str(), v,
+                             static_cast<long long>(o.each));
+            if (db) rows.push_back(pool::ImportUtxo{u, std::nullopt, std::nullopt});
+        }
+        if (out != nullptr) std::fflush(out);
+        if (db) {
+            const auto imported = pool::import_utxos(*db, rows, pool::Purpose::publish);
+            if (!imported.ok()) {
+                rc = internal_error("importing the split outputs failed: " +
+                                    imported.status.message());
+                break;
+            }
+        }
+        left -= k;
+        if (split.change == 0) {
+            if (left > 0) rc = usage_error("the funding ran out with " + std::to_string(left) +
+                                           " outputs still to make: fund the key with more");
+            funding = chain::Utxo{};
+            break;
+        }
+        funding.outpoint = chain::OutPoint{split.txid, static_cast<std::uint32_t>(k)};
+        funding.value = split.change;
+    }
+    if (out != nullptr && std::fclose(out) != 0 && rc == k_exit_ok)
+        rc = internal_error("writing --out " + o.out + " failed");
+    Json j;
+    j["transactions"] = txs;
+    j["outputs"] = o.count - left;
+    j["each"] = o.each;
+    j["fee_rate"] = rate.to_string();
+    j["txids"] = txids;
+    if (funding.value > 0) {
+        j["change"]["outpoint"] = chain::format_outpoint(funding.outpoint);
+        j["change"]["satoshis"] = funding.value;
+    }
+    if (!o.out.empty()) j["out"] = o.out;
+    const int printed = print_json(j);
+    return rc != k_exit_ok ? rc : printed;
+}
+
 int run_status() {
     int exit_code = k_exit_ok;
     auto conn = open_database(exit_code);
@@ -213,6 +362,33 @@ void register_utxos_commands(CLI::App& app) {
         "Environment: DATABASE_URL (required).\nOutput: {inserted, already_present, given, "
         "purpose[, address]}.");
     set_action(*import, [o] { return run_import(*o); });
+
+    auto so = std::make_shared<SplitOptions>();
+    CLI::App* split = group->add_subcommand(
+        "split",
+        "Split a funding output of your key into many equal publish UTXOs (default 100 "
+        "satoshis): a chain of transactions, each broadcast to ARC and accepted before its "
+        "outputs are written to --out (and, with --import, to the utxos table).");
+    split->add_option("--from", so->from, "The funding output, TXID:VOUT:SATS (e.g. from `raregen "
+                                          "network fund`)")
+        ->required();
+    split->add_option("--key-file", so->key_file, "WIF key (mode 0600) that owns --from")
+        ->required();
+    split->add_option("--count", so->count, "How many outputs to make")->required();
+    split->add_option("--each", so->each, "Satoshis per output")->capture_default_str();
+    split->add_option("--per-tx", so->per_tx, "Outputs per split transaction")
+        ->capture_default_str();
+    split->add_option("--fee-rate", so->fee_rate,
+                      "Fee floor SATS/BYTES (ARC's /v1/policy wins when higher)")
+        ->capture_default_str();
+    split->add_option("--arc-url", so->arc_url, "ARC base URL (env ARC_URL)");
+    split->add_option("--out", so->out, "Write the outputs as a UTXO file ('TXID:VOUT SATOSHIS')");
+    split->add_flag("--import", so->import,
+                    "Also import the outputs into the utxos table of DATABASE_URL");
+    split->footer(
+        "Environment: ARC_URL, ARC_API_KEY (sent as Bearer), DATABASE_URL (with --import).\n"
+        "Output: {transactions, outputs, each, fee_rate, txids, change: {outpoint, satoshis}}.");
+    set_action(*split, [so] { return run_split(*so); });
 
     CLI::App* status = group->add_subcommand(
         "status", "Count the utxos table's rows by purpose and status, and leases by instance.");

@@ -21,6 +21,10 @@ void register_gen_intents_command(CLI::App& app);
 void register_run_commands(CLI::App& app);
 // `raregen utxos import|status`: the shared utxos table (cmd_utxos.cpp)
 void register_utxos_commands(CLI::App& app);
+// `raregen network serve|fund`: the local ARC-compatible network (cmd_network.cpp)
+void register_network_commands(CLI::App& app);
+// `raregen demo`: the whole job end to end with a report (cmd_demo.cpp)
+void register_demo_command(CLI::App& app);
 // The `gen` group, made on first use: every `gen <thing>` command adds itself
 // to it through this, whatever order the register functions run in.
 CLI::App& gen_command(CLI::App& app);

@@ -94,6 +94,8 @@ int main(int argc, char** argv) {
     register_gen_intents_command(app);
     register_run_commands(app);
     register_utxos_commands(app);
+    register_network_commands(app);
+    register_demo_command(app);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,1271 @@
+#include "tools/network/arc_network.h"
+
+#include <httplib.h>
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/chain/bytes.h"
+#include "engine/chain/hash.h"
+#include "engine/chain/keys.h"
+#include "engine/chain/script.h"
+#include "engine/chain/sighash.h"
+#include "engine/chain/tx.h"
+#include "engine/chain/verify.h"
+#include "tools/network/callbacks.h"
+#include "tools/network/tx_scan.h"
+
+namespace raregen::network {
+
+namespace {
+
+using Json = nlohmann::ordered_json;
+using chain::Bytes;
+using chain::ByteSpan;
+using chain::Hash256;
+using chain::OutPoint;
+using chain::Transaction;
+using chain::TxOut;
+
+constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+constexpr std::size_t k_min_tx_size = 61;             // ARC refuses smaller transactions
+constexpr std::uint64_t k_max_tx_size = 10'000'000;   // node policy default
+constexpr std::uint64_t k_max_script_size = 500'000;  // as ARC's policy example
+constexpr std::uint64_t k_max_fund_outputs = 100'000;
+constexpr const char* k_version = "raregen-local-arc 0.1.0";
+// Rejection codes counted in stats (fixed so the counters never rehash).
+constexpr int k_rejection_codes[] = {400, 460, 461, 462, 463, 464, 465, 474};
+
+struct HashKey {
+    std::size_t operator()(const Hash256& h) const {
+        std::size_t v = 0;
+        std::memcpy(&v, h.data(), sizeof v);  // txids are uniformly distributed
+        return v;
+    }
+};
+struct OutPointKey {
+    std::size_t operator()(const OutPoint& o) const {
+        return HashKey{}(o.txid) ^ (std::size_t{o.vout} * 0x9e3779b97f4a7c15ULL);
+    }
+};
+
+enum class TxStatus : std::uint8_t {
+    queued,
+    received,
+    stored,
+    seen_on_network,
+    double_spend_attempted,
+    rejected,
+    mined,
+};
+
+const char* status_name(TxStatus s) {
+    switch (s) {
+        case TxStatus::queued:
+            return "QUEUED";
+        case TxStatus::received:
+            return "RECEIVED";
+        case TxStatus::stored:
+            return "STORED";
+        case TxStatus::seen_on_network:
+            return "SEEN_ON_NETWORK";
+        case TxStatus::double_spend_attempted:
+            return "DOUBLE_SPEND_ATTEMPTED";
+        case TxStatus::rejected:
+            return "REJECTED";
+        case TxStatus::mined:
+            return "MINED";
+    }
+    return "UNKNOWN";
+}
+
+const char* error_title(int status) {
+    switch (status) {
+        case 400:
+            return "Bad request";
+        case 401:
+            return "Unauthorized";
+        case 404:
+            return "Not found";
+        case 409:
+            return "Generic error";
+        case 460:
+            return "Not extended format";
+        case 461:
+            return "Malformed transaction";  // ARC's own title for unlocking-script failures
+        case 462:
+            return "Invalid inputs";
+        case 463:
+            return "Malformed transaction";
+        case 464:
+            return "Invalid outputs";
+        case 465:
+            return "Fee too low";
+        case 466:
+            return "Conflicting tx found";
+        case 474:
+            return "Transaction too large";
+        case 500:
+            return "Internal server error";
+        case 502:
+            return "Bad gateway";
+        case 503:
+            return "Service unavailable";
+        case 504:
+            return "Gateway timeout";
+        default:
+            return "Error";
+    }
+}
+
+std::string now_iso() {
+    const auto now = std::chrono::system_clock::now();
+    const std::time_t t = std::chrono::system_clock::to_time_t(now);
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() %
+        1000;
+    std::tm g{};
+    gmtime_r(&t, &g);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", g.tm_year + 1900,
+                  g.tm_mon + 1, g.tm_mday, g.tm_hour, g.tm_min, g.tm_sec, static_cast<int>(ms));
+    return buf;
+}
+
+Json error_object(int status, const std::string& detail, const std::string& txid) {
+    Json j;
+    j["type"] = "https://bitcoin-sv.github.io/arc/#/errors?id=_" + std::to_string(status);
+    j["title"] = error_title(status);
+    j["status"] = status;
+    j["detail"] = detail;
+    j["instance"] = nullptr;
+    j["txid"] = txid.empty() ? Json(nullptr) : Json(txid);
+    j["extraInfo"] = "arc error " + std::to_string(status) + ": " + detail;
+    return j;
+}
+
+std::string dump(const Json& j) {
+    return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+void send_json(httplib::Response& res, int status, const Json& body) {
+    res.status = status;
+    res.set_content(dump(body), "application/json");
+}
+
+struct TxRecord {
+    std::string txid;  // display hex
+    TxStatus status = TxStatus::seen_on_network;
+    std::uint64_t block_height = 0;
+    std::string block_hash;
+    Bytes raw;  // standard serialization
+    std::string callback_url;
+    std::string callback_token;
+    bool callback_batch = false;
+    bool full_status = false;
+    bool funding = false;
+    std::string timestamp;
+};
+
+Json status_object(const TxRecord& r, TxStatus shown, const std::string& extra,
+                   const std::vector<std::string>& competing) {
+    Json j;
+    j["blockHash"] = r.block_hash;
+    j["blockHeight"] = r.block_height;
+    j["extraInfo"] = extra;
+    j["status"] = 200;
+    j["timestamp"] = r.timestamp;
+    j["title"] = "OK";
+    j["txStatus"] = status_name(shown);
+    j["txid"] = r.txid;
+    j["merklePath"] = "";
+    j["competingTxs"] = competing.empty() ? Json(nullptr) : Json(competing);
+    return j;
+}
+
+Json callback_entry(const TxRecord& r) {
+    Json j;
+    j["timestamp"] = r.timestamp;
+    j["txid"] = r.txid;
+    j["txStatus"] = status_name(r.status);
+    j["extraInfo"] = "";
+    j["competingTxs"] = nullptr;
+    j["merklePath"] = "";
+    j["blockHash"] = r.block_hash;
+    j["blockHeight"] = r.block_height;
+    return j;
+}
+
+// Callbacks for a set of records: one POST per record, except records whose
+// submitter asked for X-CallbackBatch, grouped by (url, token).
+void queue_callbacks(CallbackSender& sender, const std::vector<TxRecord>& records) {
+    std::map<std::pair<std::string, std::string>, Json> batches;
+    for (const TxRecord& r : records) {
+        if (r.callback_batch) {
+            batches[{r.callback_url, r.callback_token}].push_back(callback_entry(r));
+        } else {
+            sender.enqueue({r.callback_url, r.callback_token, dump(callback_entry(r))});
+        }
+    }
+    for (auto& [key, list] : batches) {
+        Json body;
+        body["count"] = list.size();
+        body["callbacks"] = std::move(list);
+        sender.enqueue({key.first, key.second, dump(body)});
+    }
+}
+
+struct Counter {
+    std::atomic<std::uint64_t> value{0};
+    void add(std::uint64_t n = 1) { value.fetch_add(n, std::memory_order_relaxed); }
+    std::uint64_t get() const { return value.load(std::memory_order_relaxed); }
+};
+
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+        s.remove_prefix(1);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+        s.remove_suffix(1);
+    return s;
+}
+
+bool header_true(const httplib::Request& req, const char* name) {
+    return lower(trim(req.get_header_value(name))) == "true";
+}
+
+// Compares without an early exit, so the key cannot be guessed byte by byte from timing.
+bool constant_time_equal(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    const std::size_t n = std::min(a.size(), b.size());
+    for (std::size_t i = 0; i < n; ++i)
+        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    return diff == 0;
+}
+
+// A whole-request outcome: transactions, or one error object.
+struct Body {
+    std::vector<Bytes> txs;
+    int error = 0;
+    std::string detail;
+};
+
+Body body_error(int status, std::string detail) {
+    Body b;
+    b.error = status;
+    b.detail = std::move(detail);
+    return b;
+}
+
+bool add_hex(Body& b, std::string_view hex, std::size_t index) {
+    auto bytes = chain::from_hex(trim(hex));
+    if (!bytes) {
+        b = body_error(463, "transaction " + std::to_string(index) +
+                                " is not valid hex (even length, 0-9a-f only)");
+        return false;
+    }
+    b.txs.push_back(std::move(*bytes));
+    return true;
+}
+
+Body decode_body(const httplib::Request& req, bool many) {
+    std::string type = lower(req.get_header_value("Content-Type"));
+    if (const auto semi = type.find(';'); semi != std::string::npos) type.resize(semi);
+    type = std::string(trim(type));
+    Body b;
+    if (type == "application/octet-stream") {
+        const ByteSpan data(reinterpret_cast<const std::uint8_t*>(req.body.data()),
+                            req.body.size());
+        if (!many) {
+            b.txs.emplace_back(data.begin(), data.end());
+        } else {
+            std::size_t pos = 0;
+            while (pos < data.size()) {
+                std::size_t size = 0;
+                const chain::ParseErrorCode c = scan_transaction_size(data.subspan(pos), size);
+                if (c != chain::ParseErrorCode::ok) {
+                    return body_error(463, "transaction " + std::to_string(b.txs.size()) +
+                                               " (at byte " + std::to_string(pos) +
+                                               " of the body) is malformed: " +
+                                               std::string(chain::parse_error_message(c)));
+                }
+                b.txs.emplace_back(data.begin() + static_cast<std::ptrdiff_t>(pos),
+                                   data.begin() + static_cast<std::ptrdiff_t>(pos + size));
+                pos += size;
+            }
+        }
+    } else if (type == "application/json") {
+        thread_local simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        if (parser.parse(req.body).get(doc) != simdjson::SUCCESS) {
+            return body_error(400, "the body is not valid JSON");
+        }
+        const auto raw_tx = [](simdjson::dom::element e, std::string_view& hex) {
+            simdjson::dom::object obj;
+            return e.get_object().get(obj) == simdjson::SUCCESS &&
+                   obj["rawTx"].get_string().get(hex) == simdjson::SUCCESS;
+        };
+        std::string_view hex;
+        if (!many) {
+            if (!raw_tx(doc, hex))
+                return body_error(400, "the body must be {\"rawTx\": \"<hex>\"}");
+            if (!add_hex(b, hex, 0)) return b;
+        } else {
+            simdjson::dom::array arr;
+            if (doc.get_array().get(arr) != simdjson::SUCCESS)
+                return body_error(400, "the body must be an array of {\"rawTx\": \"<hex>\"}");
+            for (simdjson::dom::element e : arr) {
+                if (!raw_tx(e, hex))
+                    return body_error(400, "entry " + std::to_string(b.txs.size()) +
+                                               " is not {\"rawTx\": \"<hex>\"}");
+                if (!add_hex(b, hex, b.txs.size())) return b;
+            }
+        }
+    } else if (type == "text/plain") {
+        if (!many) {
+            if (!add_hex(b, req.body, 0)) return b;
+        } else {
+            std::string_view rest = req.body;
+            while (!rest.empty()) {
+                const std::size_t nl = rest.find('\n');
+                const std::string_view line = trim(rest.substr(0, nl));
+                rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+                if (!line.empty() && !add_hex(b, line, b.txs.size())) return b;
+            }
+        }
+    } else {
+        return body_error(400, "unsupported Content-Type '" + type +
+                                   "': send application/octet-stream, application/json or "
+                                   "text/plain");
+    }
+    if (b.txs.empty()) return body_error(400, "the body holds no transaction");
+    return b;
+}
+
+// One transaction of a request on its way through validation.
+struct Candidate {
+    Transaction tx;
+    Hash256 txid{};
+    std::string txid_hex;
+    std::size_t size = 0;  // standard serialization
+    int error = 0;         // ARC code, 0 while valid
+    std::string detail;
+    Json answer;            // the entry or response for this transaction
+    bool accepted = false;  // newly stored by this request
+};
+
+std::string describe(const OutPoint& o) {
+    return chain::format_outpoint(o);
+}
+
+// Structure checks that need no state: sizes, counts, duplicate inputs.
+void check_structure(Candidate& c) {
+    if (c.tx.inputs.empty() || c.tx.outputs.empty()) {
+        c.error = 463;
+        c.detail = "a transaction needs at least one input and one output";
+    } else if (c.size < k_min_tx_size) {
+        c.error = 463;
+        c.detail = "transaction is " + std::to_string(c.size) + " bytes; the minimum is " +
+                   std::to_string(k_min_tx_size);
+    } else if (c.size > k_max_tx_size) {
+        c.error = 474;
+        c.detail = "transaction is " + std::to_string(c.size) + " bytes; the policy maximum is " +
+                   std::to_string(k_max_tx_size);
+    } else {
+        std::unordered_set<OutPoint, OutPointKey> seen;
+        for (const chain::TxIn& in : c.tx.inputs) {
+            if (!seen.insert(in.prevout).second) {
+                c.error = 463;
+                c.detail = "input " + describe(in.prevout) + " is spent twice in the transaction";
+                return;
+            }
+        }
+    }
+}
+
+// Signatures, outputs and fee: the lock-free part of validation.
+void check_scripts_and_amounts(Candidate& c, const chain::FeeRate& fee_rate) {
+    const chain::SighashCache cache = chain::SighashCache::compute(c.tx);
+    std::int64_t total_in = 0;
+    for (std::size_t i = 0; i < c.tx.inputs.size(); ++i) {
+        const TxOut& prev = *c.tx.inputs[i].prev;
+        const chain::InputVerifyError e = chain::verify_p2pkh_input(c.tx, cache, i, prev);
+        if (e != chain::InputVerifyError::ok) {
+            c.error = 461;
+            c.detail =
+                "input " + std::to_string(i) + ": " + std::string(chain::input_verify_message(e));
+            return;
+        }
+        total_in += prev.value;  // each prev value is known-good (EF checked or UTXO set)
+    }
+    std::int64_t total_out = 0;
+    for (std::size_t i = 0; i < c.tx.outputs.size(); ++i) {
+        const TxOut& out = c.tx.outputs[i];
+        const std::string which = "output " + std::to_string(i);
+        if (out.value < 0 || out.value > k_max_money) {
+            c.error = 464;
+            c.detail = which + " has an impossible value " + std::to_string(out.value);
+            return;
+        }
+        if (chain::classify_script(out.script) == chain::ScriptType::data) {
+            if (out.value != 0) {
+                c.error = 464;
+                c.detail = which + " is an OP_FALSE OP_RETURN data output carrying " +
+                           std::to_string(out.value) + " satoshis; data outputs must carry 0";
+                return;
+            }
+        } else if (out.value < 1) {
+            c.error = 464;
+            c.detail = which + " carries 0 satoshis; spendable outputs need at least 1";
+            return;
+        }
+        if (out.script.size() > k_max_script_size) {
+            c.error = 464;
+            c.detail = which + " script is larger than the policy's " +
+                       std::to_string(k_max_script_size) + " bytes";
+            return;
+        }
+        total_out += out.value;
+    }
+    if (total_out > total_in) {
+        c.error = 464;
+        c.detail = "outputs total " + std::to_string(total_out) + " satoshis, more than the " +
+                   std::to_string(total_in) + " the inputs hold";
+        return;
+    }
+    const std::uint64_t paid = static_cast<std::uint64_t>(total_in - total_out);
+    const std::uint64_t needed = fee_rate.fee_for(c.size);
+    if (paid < needed) {
+        c.error = 465;
+        c.detail = "fee " + std::to_string(paid) + " satoshis is below the " +
+                   std::to_string(needed) + " required for " + std::to_string(c.size) +
+                   " bytes at " + fee_rate.to_string() + " sat/bytes; paid " +
+                   std::to_string(paid) + ", needed " + std::to_string(needed);
+    }
+}
+
+}  // namespace
+
+std::string validate_options(const NetworkOptions& o) {
+    if (o.port < 0 || o.port > 65535) return "--listen: port must be 0..65535";
+    if (o.fee_rate.bytes == 0) return "--fee: bytes must be at least 1";
+    const auto share_ok = [](double s) { return s >= 0.0 && s <= 1.0; };
+    const FaultOptions& f = o.faults;
+    if (f.latency_min_ms > f.latency_max_ms) return "--latency-ms: MIN must not exceed MAX";
+    double total = f.timeout_share + f.drop_share;
+    for (const auto& [status, share] : f.fail) {
+        if (status < 400 || status > 599) return "--fail: statuses must be 400..599";
+        if (!share_ok(share)) return "--fail: shares must be between 0 and 1";
+        total += share;
+    }
+    if (!share_ok(f.timeout_share)) return "--timeout-share must be between 0 and 1";
+    if (!share_ok(f.drop_share)) return "--drop-share must be between 0 and 1";
+    if (!share_ok(f.reject_share)) return "--reject-share must be between 0 and 1";
+    if (total > 1.0 + 1e-9) return "--fail, --timeout-share and --drop-share add up to more than 1";
+    if (o.callback_attempts == 0) return "callback attempts must be at least 1";
+    return {};
+}
+
+struct ArcNetwork::Impl {
+    explicit Impl(NetworkOptions o)
+        : options(std::move(o)),
+          callbacks(CallbackOptions{options.callback_attempts, options.callback_backoff_ms,
+                                    options.callback_timeout_ms, 100'000}),
+          rng(options.faults.seed) {
+        fee_rate = options.fee_rate;
+        height = options.start_height;
+        for (const int code : k_rejection_codes)
+            rejected.try_emplace(code);
+        for (const auto& f : options.faults.fail)
+            fault_errors.try_emplace(f.first);
+    }
+
+    const NetworkOptions options;
+    std::string api_key;  // never logged or echoed
+    std::unique_ptr<httplib::Server> server;
+    std::thread listen_thread;
+    std::thread miner_thread;
+    std::atomic<bool> listen_done{false};
+    std::atomic<int> bound_port{0};
+    CallbackSender callbacks;
+
+    // Wakes injected sleeps and the block timer at stop().
+    std::mutex stop_mutex;
+    std::condition_variable stop_cv;
+    bool stopping = false;  // guarded by stop_mutex
+
+    // Fault draws.
+    std::mutex rng_mutex;
+    std::mt19937_64 rng;  // guarded by rng_mutex
+
+    // The network's state, all behind one mutex (lock order: state, then rng).
+    struct SpentOutput {
+        TxOut out;
+        Hash256 spender{};
+    };
+    mutable std::mutex mutex;
+    std::unordered_map<Hash256, TxRecord, HashKey> txs;
+    std::vector<Hash256> accepted_order;  // non-funding, in acceptance order
+    std::vector<Hash256> mempool;         // SEEN_ON_NETWORK, awaiting a block
+    std::unordered_map<OutPoint, TxOut, OutPointKey> utxos;
+    std::unordered_map<OutPoint, SpentOutput, OutPointKey> spent;
+    chain::FeeRate fee_rate;
+    std::uint64_t height = 0;
+    std::uint64_t fund_counter = 0;
+
+    // Counters (atomic; the maps' keys are fixed at construction).
+    Counter requests, unauthorized, tx_requests, txs_received, txs_accepted, txs_resubmitted,
+        double_spends, injected_rejects, fault_latency, fault_timeouts, fault_drops, blocks, funded;
+    std::map<int, Counter> rejected;
+    std::map<int, Counter> fault_errors;
+
+    // ---- helpers ----
+
+    // find(), never operator[]: the maps must not change after construction.
+    void count_rejection(int code, std::uint64_t n = 1) {
+        if (auto it = rejected.find(code); it != rejected.end()) it->second.add(n);
+    }
+
+    // Sleeps up to `ms`; returns early when the network stops.
+    void interruptible_sleep(std::uint32_t ms) {
+        std::unique_lock lock(stop_mutex);
+        stop_cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping; });
+    }
+
+    double draw() {
+        std::lock_guard lock(rng_mutex);
+        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+    }
+
+    static std::string block_hash(std::uint64_t h) {
+        Bytes seed = {'r', 'a', 'r', 'e', 'g', 'e', 'n', '-', 'b', 'l', 'o', 'c', 'k'};
+        chain::Writer(seed).u64le(h);
+        return chain::hash_to_display(chain::sha256d(seed));
+    }
+
+    bool authorized(const httplib::Request& req) const {
+        if (api_key.empty()) return true;
+        return constant_time_equal(req.get_header_value("Authorization"), "Bearer " + api_key);
+    }
+
+    Json policy_json() {
+        chain::FeeRate rate;
+        {
+            std::lock_guard lock(mutex);
+            rate = fee_rate;
+        }
+        Json j;
+        j["timestamp"] = now_iso();
+        Json p;
+        p["maxscriptsizepolicy"] = k_max_script_size;
+        p["maxtxsigopscountspolicy"] = 4294967295ULL;
+        p["maxtxsizepolicy"] = k_max_tx_size;
+        p["miningFee"] = {{"satoshis", rate.satoshis}, {"bytes", rate.bytes}};
+        j["policy"] = p;
+        return j;
+    }
+
+    // ---- POST /v1/tx(s) ----
+
+    struct Submit {
+        std::string wait_for;
+        std::string callback_url;
+        std::string callback_token;
+        bool callback_batch = false;
+        bool full_status = false;
+    };
+
+    // Validates and applies the request's transactions; returns the HTTP
+    // status and body ARC would answer.
+    std::pair<int, Json> submit(const httplib::Request& req, bool many) {
+        Submit s;
+        s.wait_for = std::string(trim(req.get_header_value("X-WaitFor")));
+        s.callback_url = std::string(trim(req.get_header_value("X-CallbackUrl")));
+        s.callback_token = std::string(trim(req.get_header_value("X-CallbackToken")));
+        s.callback_batch = header_true(req, "X-CallbackBatch");
+        s.full_status = header_true(req, "X-FullStatusUpdates");
+        if (!s.callback_url.empty() && s.callback_url.rfind("http://", 0) != 0 &&
+            s.callback_url.rfind("https://", 0) != 0) {
+            count_rejection(400);
+            return {400, error_object(400, "X-CallbackUrl must be an http:// or https:// URL", "")};
+        }
+
+        Body body = decode_body(req, many);
+        if (body.error != 0) {
+            count_rejection(body.error);
+            return {body.error, error_object(body.error, body.detail, "")};
+        }
+        txs_received.add(body.txs.size());
+
+        // Phase 1, no lock: parse, txid, structure.
+        std::vector<Candidate> cands(body.txs.size());
+        for (std::size_t i = 0; i < body.txs.size(); ++i) {
+            Candidate& c = cands[i];
+            const chain::ParseResult pr = chain::parse_transaction(body.txs[i], c.tx);
+            if (!pr.ok()) {
+                count_rejection(463, body.txs.size());
+                const std::string where =
+                    many ? "transaction " + std::to_string(i) + " is " : "the transaction is ";
+                return {463, error_object(463,
+                                          where + "malformed: " +
+                                              std::string(chain::parse_error_message(pr.code)) +
+                                              " at byte " + std::to_string(pr.offset),
+                                          "")};
+            }
+            c.txid = chain::compute_txid(c.tx);
+            c.txid_hex = chain::hash_to_display(c.txid);
+            c.size = chain::standard_size(c.tx);
+            check_structure(c);
+        }
+        // Outputs of earlier transactions in this request, so a request may
+        // carry a chain (the parent is committed before the child is checked).
+        std::unordered_map<OutPoint, const TxOut*, OutPointKey> batch_outputs;
+        for (const Candidate& c : cands) {
+            if (c.error != 0) continue;
+            for (std::size_t v = 0; v < c.tx.outputs.size(); ++v)
+                batch_outputs.emplace(OutPoint{c.txid, static_cast<std::uint32_t>(v)},
+                                      &c.tx.outputs[v]);
+        }
+
+        // Phase 2, locked: fill in the previous outputs of raw inputs (460)
+        // and check EF's against the network's (462).
+        std::vector<bool> known(cands.size(), false);
+        chain::FeeRate rate;
+        {
+            std::lock_guard lock(mutex);
+            rate = fee_rate;
+            for (std::size_t k = 0; k < cands.size(); ++k) {
+                Candidate& c = cands[k];
+                if (c.error != 0) continue;
+                if (txs.count(c.txid) != 0) {
+                    known[k] = true;
+                    continue;
+                }
+                resolve_inputs(c, batch_outputs);
+            }
+        }
+
+        // Phase 3, no lock: signatures, outputs, fee (the expensive part).
+        for (std::size_t k = 0; k < cands.size(); ++k) {
+            if (cands[k].error == 0 && !known[k]) check_scripts_and_amounts(cands[k], rate);
+        }
+
+        // Phase 4, locked: double spends and commit, in request order.
+        std::vector<TxRecord> seen_callbacks;
+        {
+            std::lock_guard lock(mutex);
+            for (Candidate& c : cands) {
+                if (c.error == 0) commit(c, s, seen_callbacks);
+            }
+        }
+        if (!seen_callbacks.empty()) queue_callbacks(callbacks, seen_callbacks);
+
+        for (Candidate& c : cands) {
+            if (c.error != 0) {
+                count_rejection(c.error);
+                c.answer = error_object(c.error, c.detail, c.txid_hex);
+            }
+        }
+        if (!many) {
+            const Candidate& c = cands.front();
+            return {c.error != 0 ? c.error : 200, c.answer};
+        }
+        // ARC's order: successes first, failures after.
+        Json list = Json::array();
+        for (Candidate& c : cands)
+            if (c.error == 0) list.push_back(std::move(c.answer));
+        for (Candidate& c : cands)
+            if (c.error != 0) list.push_back(std::move(c.answer));
+        return {200, list};
+    }
+
+    // Caller holds `mutex`.
+    const TxOut* find_output(const OutPoint& o,
+                             const std::unordered_map<OutPoint, const TxOut*, OutPointKey>& batch) {
+        if (auto it = utxos.find(o); it != utxos.end()) return &it->second;
+        if (auto it = spent.find(o); it != spent.end()) return &it->second.out;
+        if (auto it = batch.find(o); it != batch.end()) return it->second;
+        return nullptr;
+    }
+
+    // Caller holds `mutex`.
+    void resolve_inputs(Candidate& c,
+                        const std::unordered_map<OutPoint, const TxOut*, OutPointKey>& batch) {
+        for (std::size_t i = 0; i < c.tx.inputs.size(); ++i) {
+            chain::TxIn& in = c.tx.inputs[i];
+            if (in.prev) continue;
+            if (const TxOut* known_out = find_output(in.prevout, batch)) {
+                in.prev = *known_out;
+            } else {
+                c.error = 460;
+                c.detail = "input " + std::to_string(i) + " spends " + describe(in.prevout) +
+                           ", which this network does not know: send the transaction in "
+                           "Extended Format (BRC-30)";
+                return;
+            }
+        }
+        for (std::size_t i = 0; i < c.tx.inputs.size(); ++i) {
+            const chain::TxIn& in = c.tx.inputs[i];
+            const TxOut* known_out = find_output(in.prevout, batch);
+            if (known_out == nullptr) {
+                c.error = 462;
+                c.detail = "input " + std::to_string(i) + " spends " + describe(in.prevout) +
+                           ", which does not exist";
+                return;
+            }
+            if (known_out->value != in.prev->value || known_out->script != in.prev->script) {
+                c.error = 462;
+                c.detail = "input " + std::to_string(i) +
+                           ": the previous output given in EF does not match " +
+                           describe(in.prevout) + " (value or script differs)";
+                return;
+            }
+        }
+    }
+
+    // Caller holds `mutex`. Decides the final answer of a valid candidate.
+    void commit(Candidate& c, const Submit& s, std::vector<TxRecord>& seen_callbacks) {
+        if (auto it = txs.find(c.txid); it != txs.end()) {
+            txs_resubmitted.add();
+            c.answer = status_object(it->second, it->second.status, "", {});
+            return;
+        }
+        std::vector<std::string> competing;
+        for (std::size_t i = 0; i < c.tx.inputs.size(); ++i) {
+            const OutPoint& o = c.tx.inputs[i].prevout;
+            if (utxos.count(o) != 0) continue;
+            if (auto it = spent.find(o); it != spent.end()) {
+                std::string other = chain::hash_to_display(it->second.spender);
+                if (std::find(competing.begin(), competing.end(), other) == competing.end())
+                    competing.push_back(std::move(other));
+                continue;
+            }
+            c.error = 462;
+            c.detail = "input " + std::to_string(i) + " spends " + describe(o) +
+                       ", which is not in the UTXO set";
+            return;
+        }
+        TxRecord shown;
+        shown.txid = c.txid_hex;
+        shown.timestamp = now_iso();
+        if (!competing.empty()) {
+            double_spends.add();
+            c.answer = status_object(shown, TxStatus::double_spend_attempted,
+                                     "input already spent by a competing transaction", competing);
+            return;
+        }
+        if (options.faults.reject_share > 0 && draw() < options.faults.reject_share) {
+            injected_rejects.add();
+            c.answer = status_object(shown, TxStatus::rejected,
+                                     "injected fault: transaction rejected by the network", {});
+            return;
+        }
+        for (const chain::TxIn& in : c.tx.inputs) {
+            auto it = utxos.find(in.prevout);
+            spent.emplace(in.prevout, SpentOutput{std::move(it->second), c.txid});
+            utxos.erase(it);
+        }
+        for (std::size_t v = 0; v < c.tx.outputs.size(); ++v)
+            utxos.emplace(OutPoint{c.txid, static_cast<std::uint32_t>(v)}, c.tx.outputs[v]);
+        TxRecord r = std::move(shown);
+        r.status = TxStatus::seen_on_network;
+        r.raw = chain::serialize(c.tx);
+        r.callback_url = s.callback_url;
+        r.callback_token = s.callback_token;
+        r.callback_batch = s.callback_batch;
+        r.full_status = s.full_status;
+        TxStatus answer_status = TxStatus::seen_on_network;
+        if (s.wait_for == "QUEUED") answer_status = TxStatus::queued;
+        if (s.wait_for == "RECEIVED") answer_status = TxStatus::received;
+        if (s.wait_for == "STORED") answer_status = TxStatus::stored;
+        c.answer = status_object(r, answer_status, "", {});
+        if (!r.callback_url.empty() && r.full_status) seen_callbacks.push_back(r);
+        accepted_order.push_back(c.txid);
+        mempool.push_back(c.txid);
+        txs.emplace(c.txid, std::move(r));
+        c.accepted = true;
+        txs_accepted.add();
+    }
+
+    std::pair<std::uint64_t, std::size_t> mine() {
+        std::vector<TxRecord> mined_callbacks;
+        std::uint64_t h = 0;
+        std::size_t n = 0;
+        {
+            std::lock_guard lock(mutex);
+            h = ++height;
+            const std::string hash = block_hash(h);
+            const std::string ts = now_iso();
+            n = mempool.size();
+            for (const Hash256& id : mempool) {
+                TxRecord& r = txs.at(id);
+                r.status = TxStatus::mined;
+                r.block_height = h;
+                r.block_hash = hash;
+                r.timestamp = ts;
+                if (!r.callback_url.empty()) {
+                    TxRecord copy;  // without raw bytes: callbacks do not need them
+                    copy.txid = r.txid;
+                    copy.status = r.status;
+                    copy.block_height = h;
+                    copy.block_hash = hash;
+                    copy.timestamp = ts;
+                    copy.callback_url = r.callback_url;
+                    copy.callback_token = r.callback_token;
+                    copy.callback_batch = r.callback_batch;
+                    mined_callbacks.push_back(std::move(copy));
+                }
+            }
+            mempool.clear();
+        }
+        blocks.add();
+        if (!mined_callbacks.empty()) queue_callbacks(callbacks, mined_callbacks);
+        return {h, n};
+    }
+
+    // ---- admin ----
+
+    std::pair<int, Json> fund(const std::string& body) {
+        thread_local simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        simdjson::dom::object obj;
+        if (parser.parse(body).get(doc) != simdjson::SUCCESS ||
+            doc.get_object().get(obj) != simdjson::SUCCESS) {
+            return {400, error_object(400,
+                                      "body must be {\"address\": ADDR or \"script\": HEX, "
+                                      "\"satoshis\": N, \"outputs\": K}",
+                                      "")};
+        }
+        Bytes script;
+        std::string_view text;
+        if (obj["address"].get_string().get(text) == simdjson::SUCCESS) {
+            const auto addr = chain::decode_p2pkh_address(text);
+            if (!addr)
+                return {400, error_object(400, "address is not a base58check P2PKH address", "")};
+            const chain::P2pkhScript lock = chain::p2pkh_locking_script(addr->hash);
+            script.assign(lock.begin(), lock.end());
+        } else if (obj["script"].get_string().get(text) == simdjson::SUCCESS) {
+            auto bytes = chain::from_hex(text);
+            if (!bytes || bytes->empty())
+                return {400, error_object(400, "script must be non-empty hex", "")};
+            script = std::move(*bytes);
+        } else {
+            return {400, error_object(400, "give \"address\" (P2PKH) or \"script\" (hex)", "")};
+        }
+        std::uint64_t sats = 0;
+        if (obj["satoshis"].get_uint64().get(sats) != simdjson::SUCCESS || sats < 1 ||
+            sats > static_cast<std::uint64_t>(k_max_money)) {
+            return {400, error_object(400, "satoshis must be a whole number from 1 to 21e14", "")};
+        }
+        std::uint64_t count = 1;
+        auto outputs_field = obj["outputs"];
+        if (outputs_field.error() != simdjson::NO_SUCH_FIELD &&
+            (outputs_field.get_uint64().get(count) != simdjson::SUCCESS || count < 1 ||
+             count > k_max_fund_outputs ||
+             sats * count > static_cast<std::uint64_t>(k_max_money))) {
+            return {400, error_object(400,
+                                      "outputs must be a whole number from 1 to " +
+                                          std::to_string(k_max_fund_outputs) +
+                                          " (and outputs * satoshis at most 21e14)",
+                                      "")};
+        }
+
+        Transaction tx;
+        chain::TxIn in;
+        in.prevout.vout = 0xffffffff;  // null prevout: a coinbase-like funding input
+        for (std::size_t i = 0; i < count; ++i)
+            tx.outputs.push_back(TxOut{static_cast<std::int64_t>(sats), script});
+        TxRecord r;
+        Json outs = Json::array();
+        {
+            std::lock_guard lock(mutex);
+            // A counter in the unlocking script makes every funding txid unique.
+            Bytes counter;
+            chain::Writer w(counter);
+            w.u64le(++fund_counter);
+            Bytes sig;
+            chain::Writer ws(sig);
+            chain::write_push(ws, counter);
+            in.script_sig = std::move(sig);
+            tx.inputs.push_back(std::move(in));
+            const Hash256 id = chain::compute_txid(tx);
+            r.txid = chain::hash_to_display(id);
+            r.status = TxStatus::mined;
+            r.block_height = height;
+            r.block_hash = block_hash(height);
+            r.raw = chain::serialize(tx);
+            r.funding = true;
+            r.timestamp = now_iso();
+            for (std::size_t v = 0; v < tx.outputs.size(); ++v)
+                utxos.emplace(OutPoint{id, static_cast<std::uint32_t>(v)}, tx.outputs[v]);
+            txs.emplace(id, r);
+        }
+        funded.add();
+        const std::string script_hex = chain::to_hex(script);
+        for (std::size_t v = 0; v < count; ++v)
+            outs.push_back({{"vout", v}, {"satoshis", sats}, {"script", script_hex}});
+        Json j;
+        j["txid"] = r.txid;
+        j["rawTx"] = chain::to_hex(r.raw);
+        j["outputs"] = std::move(outs);
+        return {200, j};
+    }
+
+    std::pair<int, Json> set_policy(const std::string& body) {
+        thread_local simdjson::dom::parser parser;
+        simdjson::dom::element doc;
+        simdjson::dom::object obj;
+        chain::FeeRate rate;
+        if (parser.parse(body).get(doc) != simdjson::SUCCESS ||
+            doc.get_object().get(obj) != simdjson::SUCCESS ||
+            obj["satoshis"].get_uint64().get(rate.satoshis) != simdjson::SUCCESS ||
+            obj["bytes"].get_uint64().get(rate.bytes) != simdjson::SUCCESS || rate.bytes == 0 ||
+            rate.bytes >= (1ULL << 31) || rate.satoshis >= (1ULL << 31)) {
+            return {400, error_object(400,
+                                      "body must be {\"satoshis\": S, \"bytes\": B} with "
+                                      "0 <= S < 2^31 and 0 < B < 2^31",
+                                      "")};
+        }
+        {
+            std::lock_guard lock(mutex);
+            fee_rate = rate;
+        }
+        return {200, policy_json()};
+    }
+
+    Json admin_txs() {
+        Json list = Json::array();
+        std::lock_guard lock(mutex);
+        for (const Hash256& id : accepted_order) {
+            const TxRecord& r = txs.at(id);
+            Json j;
+            j["txid"] = r.txid;
+            j["txStatus"] = status_name(r.status);
+            j["blockHeight"] = r.block_height;
+            j["rawTx"] = chain::to_hex(r.raw);
+            list.push_back(std::move(j));
+        }
+        Json out;
+        out["txs"] = std::move(list);
+        return out;
+    }
+
+    Json stats_json() const {
+        Json j;
+        j["requests"] = requests.get();
+        j["unauthorized"] = unauthorized.get();
+        j["tx_requests"] = tx_requests.get();
+        Json t;
+        t["received"] = txs_received.get();
+        t["accepted"] = txs_accepted.get();
+        t["resubmitted"] = txs_resubmitted.get();
+        t["double_spends"] = double_spends.get();
+        Json by_code = Json::object();
+        for (const auto& [code, n] : rejected)
+            by_code[std::to_string(code)] = n.get();
+        t["rejected"] = by_code;
+        j["txs"] = t;
+        Json f;
+        f["latency"] = fault_latency.get();
+        Json errs = Json::object();
+        for (const auto& [code, n] : fault_errors)
+            errs[std::to_string(code)] = n.get();
+        f["errors"] = errs;
+        f["timeouts"] = fault_timeouts.get();
+        f["drops"] = fault_drops.get();
+        f["rejects"] = injected_rejects.get();
+        j["faults"] = f;
+        j["callbacks"] = {{"delivered", callbacks.delivered()},
+                          {"failed", callbacks.failed()},
+                          {"attempts", callbacks.attempts()}};
+        std::lock_guard lock(mutex);
+        j["blocks"] = {{"mined", blocks.get()}, {"height", height}};
+        j["utxos"] = utxos.size();
+        j["mempool"] = mempool.size();
+        j["funding_txs"] = funded.get();
+        return j;
+    }
+
+    // ---- faults and routing ----
+
+    enum class Fault : std::uint8_t { none, error, timeout, drop };
+    struct FaultPlan {
+        std::uint32_t latency_ms = 0;
+        Fault kind = Fault::none;
+        int status = 0;
+        bool apply_first = false;
+    };
+
+    FaultPlan plan_faults() {
+        const FaultOptions& f = options.faults;
+        FaultPlan p;
+        std::lock_guard lock(rng_mutex);
+        if (f.latency_max_ms > 0) {
+            p.latency_ms = std::uniform_int_distribution<std::uint32_t>(f.latency_min_ms,
+                                                                        f.latency_max_ms)(rng);
+        }
+        const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        double edge = 0;
+        for (const auto& [status, share] : f.fail) {
+            edge += share;
+            if (u < edge) {
+                p.kind = Fault::error;
+                p.status = status;
+                return p;
+            }
+        }
+        if (u < (edge += f.timeout_share)) {
+            p.kind = Fault::timeout;
+        } else if (u < (edge += f.drop_share)) {
+            p.kind = Fault::drop;
+        }
+        if (p.kind != Fault::none)
+            p.apply_first = std::uniform_real_distribution<double>(0.0, 1.0)(rng) < 0.5;
+        return p;
+    }
+
+    void handle_submit(const httplib::Request& req, httplib::Response& res, bool many) {
+        tx_requests.add();
+        const FaultPlan plan = plan_faults();
+        if (plan.latency_ms > 0) {
+            fault_latency.add();
+            interruptible_sleep(plan.latency_ms);
+        }
+        switch (plan.kind) {
+            case Fault::error: {
+                fault_errors.find(plan.status)->second.add();
+                send_json(
+                    res, plan.status,
+                    error_object(
+                        plan.status,
+                        "injected fault: the network answered " + std::to_string(plan.status), ""));
+                return;
+            }
+            case Fault::timeout: {
+                fault_timeouts.add();
+                if (plan.apply_first) {
+                    auto [status, body] = submit(req, many);
+                    interruptible_sleep(options.faults.timeout_ms);
+                    send_json(res, status, body);
+                } else {
+                    interruptible_sleep(options.faults.timeout_ms);
+                    send_json(res, 504,
+                              error_object(504, "injected fault: timed out, nothing applied", ""));
+                }
+                return;
+            }
+            case Fault::drop: {
+                fault_drops.add();
+                if (plan.apply_first) submit(req, many);
+                // cpp-httplib has no way to drop a connection; a provider that
+                // fails after the headers (which promise 64 bytes) makes it close
+                // the connection with the body incomplete, which a client sees
+                // as a transfer error.
+                res.status = 200;
+                res.set_content_provider(
+                    64, "application/json",
+                    [](std::size_t, std::size_t, httplib::DataSink&) { return false; });
+                return;
+            }
+            case Fault::none:
+                break;
+        }
+        auto [status, body] = submit(req, many);
+        send_json(res, status, body);
+    }
+
+    void install_routes(httplib::Server& svr) {
+        using httplib::Request;
+        using httplib::Response;
+        svr.set_pre_routing_handler([this](const Request& req, Response& res) {
+            requests.add();
+            if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+            unauthorized.add();
+            send_json(res, 401,
+                      error_object(401,
+                                   "missing or wrong 'Authorization: Bearer <key>' header: send "
+                                   "the API key this network was started with",
+                                   ""));
+            return httplib::Server::HandlerResponse::Handled;
+        });
+        svr.set_error_handler(
+            httplib::Server::HandlerWithResponse([](const Request& req, Response& res) {
+                if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+                const std::string detail = res.status == 404 ? "no such endpoint: " + req.path
+                                                             : std::string("request failed");
+                send_json(res, res.status, error_object(res.status, detail, ""));
+                return httplib::Server::HandlerResponse::Handled;
+            }));
+        svr.Get("/v1/policy",
+                [this](const Request&, Response& res) { send_json(res, 200, policy_json()); });
+        svr.Get("/v1/health", [](const Request&, Response& res) {
+            send_json(res, 200,
+                      Json{{"healthy", true}, {"version", k_version}, {"reason", nullptr}});
+        });
+        svr.Get(R"(/v1/tx/([^/]+))", [this](const Request& req, Response& res) {
+            const std::string id = req.matches[1];
+            const auto hash = chain::hash_from_display(id);
+            if (hash) {
+                std::lock_guard lock(mutex);
+                if (auto it = txs.find(*hash); it != txs.end()) {
+                    send_json(res, 200, status_object(it->second, it->second.status, "", {}));
+                    return;
+                }
+            }
+            send_json(res, 404, error_object(404, "transaction " + id + " is not known", id));
+        });
+        svr.Post("/v1/tx",
+                 [this](const Request& req, Response& res) { handle_submit(req, res, false); });
+        svr.Post("/v1/txs",
+                 [this](const Request& req, Response& res) { handle_submit(req, res, true); });
+        svr.Post("/admin/fund", [this](const Request& req, Response& res) {
+            auto [status, body] = fund(req.body);
+            send_json(res, status, body);
+        });
+        svr.Post("/admin/policy", [this](const Request& req, Response& res) {
+            auto [status, body] = set_policy(req.body);
+            send_json(res, status, body);
+        });
+        svr.Post("/admin/mine", [this](const Request&, Response& res) {
+            const auto [h, n] = mine();
+            send_json(res, 200, Json{{"blockHeight", h}, {"mined", n}});
+        });
+        svr.Get("/admin/txs",
+                [this](const Request&, Response& res) { send_json(res, 200, admin_txs()); });
+        svr.Get("/admin/stats",
+                [this](const Request&, Response& res) { send_json(res, 200, stats_json()); });
+    }
+
+    void run_miner() {
+        std::unique_lock lock(stop_mutex);
+        while (!stopping) {
+            stop_cv.wait_for(lock, std::chrono::milliseconds(options.block_interval_ms),
+                             [this] { return stopping; });
+            if (stopping) break;
+            lock.unlock();
+            mine();
+            lock.lock();
+        }
+    }
+};
+
+ArcNetwork::ArcNetwork(NetworkOptions options)
+    : m_impl(std::make_unique<Impl>(std::move(options))) {}
+
+ArcNetwork::~ArcNetwork() {
+    stop();
+}
+
+int ArcNetwork::start() {
+    Impl& s = *m_impl;
+    if (s.server) throw std::logic_error("ArcNetwork::start called twice");
+    if (const std::string why = validate_options(s.options); !why.empty())
+        throw std::runtime_error(why);
+    if (!s.options.api_key_file.empty()) {
+        std::ifstream in(s.options.api_key_file);
+        if (!in)
+            throw std::runtime_error("cannot read the API key file " + s.options.api_key_file +
+                                     ": check the path and its permissions");
+        std::stringstream text;
+        text << in.rdbuf();
+        s.api_key = std::string(trim(text.str()));
+        if (s.api_key.empty())
+            throw std::runtime_error("the API key file " + s.options.api_key_file +
+                                     " is empty: put the key on its first line");
+    }
+    s.server = std::make_unique<httplib::Server>();
+    httplib::Server& svr = *s.server;
+    // A kept-alive connection holds a worker while it idles (cpp-httplib), so
+    // the default is sized for clients' connections, not for cores: an engine
+    // keeps several requests in flight plus one for policy and status reads.
+    const std::size_t threads = s.options.threads != 0
+                                    ? s.options.threads
+                                    : std::max(16u, 2 * std::thread::hardware_concurrency());
+    svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+    svr.set_payload_max_length(s.options.max_body_bytes);
+    svr.set_keep_alive_timeout(static_cast<time_t>(s.options.keep_alive_timeout_s));
+    s.install_routes(svr);
+
+    int port = -1;
+    if (s.options.port == 0) {
+        port = svr.bind_to_any_port(s.options.host);
+    } else if (svr.bind_to_port(s.options.host, s.options.port)) {
+        port = s.options.port;
+    }
+    if (port <= 0) {
+        throw std::runtime_error("cannot listen on " + s.options.host + ":" +
+                                 std::to_string(s.options.port) +
+                                 ": the port is in use or the address is not local; choose "
+                                 "another --listen address");
+    }
+    s.bound_port = port;
+    s.callbacks.start();
+    s.listen_thread = std::thread([&s] {
+        s.server->listen_after_bind();
+        s.listen_done = true;
+    });
+    // stop() is a no-op until the accept loop runs: wait for it, so that a
+    // stop() right after start() cannot leave the listener running.
+    while (!svr.is_running() && !s.listen_done)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (s.options.block_interval_ms > 0) s.miner_thread = std::thread([&s] { s.run_miner(); });
+    return port;
+}
+
+void ArcNetwork::stop() {
+    Impl& s = *m_impl;
+    {
+        std::lock_guard lock(s.stop_mutex);
+        s.stopping = true;
+    }
+    s.stop_cv.notify_all();
+    if (s.miner_thread.joinable()) s.miner_thread.join();
+    if (s.server) s.server->stop();
+    if (s.listen_thread.joinable()) s.listen_thread.join();
+    s.callbacks.stop();
+}
+
+int ArcNetwork::port() const {
+    return m_impl->bound_port.load();
+}
+
+std::string ArcNetwork::url() const {
+    return "http://" + m_impl->options.host + ":" + std::to_string(port());
+}
+
+std::uint64_t ArcNetwork::mine_block() {
+    return m_impl->mine().first;
+}
+
+void ArcNetwork::set_fee_rate(chain::FeeRate rate) {
+    std::lock_guard lock(m_impl->mutex);
+    m_impl->fee_rate = rate;
+}
+
+nlohmann::ordered_json ArcNetwork::stats() const {
+    return m_impl->stats_json();
+}
+
+}  // namespace raregen::network

@@ -1,0 +1,443 @@
+// `raregen demo`: the whole job end to end, as an operator would run it,
+// on a machine with nothing configured:
+//   a database      DATABASE_URL, else a private PostgreSQL for the demo
+//   a network       ARC_URL (+ ARC_API_KEY), else `raregen network serve`
+//                   (the local ARC-compatible network) as a child process
+//   a funded key    a new key, funded on the local network (/admin/fund), or
+//                   --key-file + --from with a real ARC
+//   publish UTXOs   `raregen utxos split` into 100-satoshi outputs, each
+//                   split accepted by the network before its outputs are used
+//   intents         `raregen gen intents N` (signed by registered keys)
+//   the pipeline    `raregen run --arc-url ...`: ingest, sequence, sign,
+//                   gate, send to ARC, durable in the database
+// then a report on stdout: throughput, intake-to-sent latency p50/p99,
+// per-stage counters, and the proof that every job's transaction was
+// accepted by the network exactly once (the database's jobs against the
+// network's accepted set).
+//
+// Each step is one of raregen's own commands, run as a child process with
+// the arguments printed, so the demo doubles as a worked example.
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/chain/bytes.h"
+#include "engine/chain/keys.h"
+#include "engine/chain/script.h"
+#include "engine/chain/tx.h"
+#include "storage/pg/connection.h"
+#include "storage/pg/embedded.h"
+#include "tools/raregen/child.h"
+#include "tools/raregen/commands.h"
+#include "tools/raregen/common.h"
+#include "tools/raregen/http.h"
+
+namespace raregen::cli {
+
+namespace {
+
+struct DemoOptions {
+    std::size_t intents = 10000;
+    std::size_t signers = 8;
+    double invalid_share = 0.0;
+    std::string work_dir;
+    std::string key_file;  // with a real ARC: the funded key
+    std::string from;      // with a real ARC: its funding output TXID:VOUT:SATS
+    bool gate = false;
+    std::vector<std::string> network_args;  // extra flags for `raregen network serve`
+    std::vector<std::string> run_args;      // extra flags for `raregen run`
+};
+
+std::string join(const std::vector<std::string>& args) {
+    std::string s;
+    for (const std::string& a : args) {
+        if (!s.empty()) s.push_back(' ');
+        s += a;
+    }
+    return s;
+}
+
+void say(const std::string& line) {
+    std::fprintf(stderr, "raregen demo: %s\n", line.c_str());
+}
+
+// Runs `raregen <args>`, printing the command first.
+int step(const std::vector<std::string>& args, const std::string& stdout_path,
+         const std::vector<std::pair<std::string, std::string>>& env, std::string& error) {
+    say("$ raregen " + join(args) + (stdout_path.empty() ? "" : " > " + stdout_path));
+    ChildSpec spec{args, env, stdout_path};
+    const int rc = run_self(spec, error);
+    if (rc != 0 && error.empty())
+        error = "`raregen " + args[0] + (args.size() > 1 ? " " + args[1] : "") +
+                "` failed with exit code " + std::to_string(rc) + " (its message is above)";
+    return rc;
+}
+
+std::optional<Json> read_json(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    try {
+        return Json::parse(in);
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
+// The record hash a publication transaction carries, if it is one.
+std::optional<std::string> published_hash(const chain::Transaction& tx) {
+    for (const chain::TxOut& out : tx.outputs) {
+        std::vector<chain::ByteSpan> pushes;
+        if (!chain::parse_data_script(out.script, pushes) || pushes.size() != 1) continue;
+        const std::string_view text(reinterpret_cast<const char*>(pushes[0].data()),
+                                    pushes[0].size());
+        const std::size_t at = text.find("\"hash\":\"");
+        if (text.find("\"p\":\"sl-drm\"") == std::string_view::npos ||
+            at == std::string_view::npos || text.size() < at + 8 + 64)
+            continue;
+        return std::string(text.substr(at + 8, 64));
+    }
+    return std::nullopt;
+}
+
+// A local network started for the demo; stopped (SIGTERM, then waited for)
+// when this goes out of scope.
+struct LocalNetwork {
+    pid_t pid = -1;
+    std::string url;
+    ~LocalNetwork() {
+        if (pid > 0) {
+            ::kill(pid, SIGTERM);
+            wait_child(pid);
+        }
+    }
+};
+
+int run_demo(const DemoOptions& o) {
+    if (o.intents == 0) return usage_error("--intents must be at least 1");
+    if (o.invalid_share < 0 || o.invalid_share >= 1)
+        return usage_error("--invalid-share must be in [0, 1)");
+    const char* arc_env = std::getenv("ARC_URL");
+    const bool local_network = arc_env == nullptr || *arc_env == '\0';
+    if (!local_network && (o.key_file.empty() || o.from.empty()))
+        return usage_error(
+            "with ARC_URL set (a real network) the demo cannot fund a key itself: give "
+            "--key-file (a WIF key, mode 0600) and --from TXID:VOUT:SATS (an output that key "
+            "owns, worth at least 100 satoshis per intent plus fees)");
+    if (local_network && (!o.key_file.empty() || !o.from.empty()))
+        return usage_error("--key-file and --from are for a real ARC (ARC_URL); the local "
+                           "network funds a new key itself");
+
+    // ---- the working directory ----
+    std::string work = o.work_dir;
+    if (work.empty()) {
+        std::string tmpl = "/tmp/raregen-demo.XXXXXX";
+        if (::mkdtemp(tmpl.data()) == nullptr)
+            return internal_error(std::string("cannot make a work directory: ") +
+                                  std::strerror(errno));
+        work = tmpl;
+    } else if (::mkdir(work.c_str(), 0700) != 0 && errno != EEXIST) {
+        return usage_error("--work-dir " + work + ": " + std::strerror(errno));
+    }
+    say("working in " + work);
+    auto at = [&work](const std::string& name) { return work + "/" + name; };
+    std::string error;
+
+    // ---- the database ----
+    std::optional<pg::EmbeddedPostgres> embedded;
+    std::string conninfo;
+    if (const char* url = std::getenv("DATABASE_URL"); url != nullptr && *url != '\0') {
+        conninfo = url;
+        say("database: DATABASE_URL (" + pg::describe_target(conninfo) + ")");
+    } else {
+        try {
+            embedded.emplace(pg::EmbeddedOptions{});
+        } catch (const std::exception& e) {
+            return internal_error(std::string("the private PostgreSQL could not start: ") +
+                                  e.what());
+        }
+        conninfo = embedded->conninfo();
+        say("database: a private PostgreSQL in " + embedded->directory() + " (removed at the end)");
+    }
+    std::vector<std::pair<std::string, std::string>> env = {{"DATABASE_URL", conninfo}};
+
+    // ---- the network ----
+    LocalNetwork network;
+    std::string arc_url;
+    if (local_network) {
+        const std::string port_file = at("network.port");
+        std::vector<std::string> args = {"network",   "serve", "--listen", "127.0.0.1:0",
+                                         "--port-file", port_file};
+        args.insert(args.end(), o.network_args.begin(), o.network_args.end());
+        say("$ raregen " + join(args) + " &");
+        network.pid = spawn_self(ChildSpec{args, {}, at("network.json")}, error);
+        if (network.pid < 0) return internal_error(error);
+        for (int i = 0; i < 300 && network.url.empty(); ++i) {
+            std::ifstream in(port_file);
+            unsigned port = 0;
+            if (in >> port && port != 0) network.url = "http://127.0.0.1:" + std::to_string(port);
+            else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        if (network.url.empty())
+            return internal_error("the local network did not start within 30 s (see above)");
+        arc_url = network.url;
+        say("network: the local ARC-compatible network at " + arc_url);
+    } else {
+        arc_url = arc_env;
+        say("network: ARC_URL (" + arc_url + ")");
+    }
+    env.emplace_back("ARC_URL", arc_url);
+    const std::string api_key = arc_api_key_from_env();
+
+    // ---- a funded key ----
+    std::string key_file = o.key_file;
+    std::string from = o.from;
+    if (local_network) {
+        key_file = at("key.wif");
+        if (step({"keys", "generate", "--testnet", "--out", key_file, "--force"}, "/dev/null", env,
+                 error) != 0)
+            return internal_error(error);
+        auto secret = read_secret_file(key_file);
+        if (!secret) return internal_error(secret.error);
+        const chain::WifResult wif = chain::decode_wif(secret.value->view());
+        if (!wif.key) return internal_error("the generated key does not decode");
+        const chain::PublicKey pub = chain::public_key_of(wif.key->key, wif.key->compressed);
+        const std::string address = chain::p2pkh_address(chain::hash160(pub.span()),
+                                                         wif.key->network);
+        // 100 satoshis per intent, plus room for the split fees.
+        const std::int64_t satoshis = static_cast<std::int64_t>(o.intents) * 100 + 1'000'000;
+        HttpRequest rq;
+        rq.method = "POST";
+        rq.url = arc_url + "/admin/fund";
+        rq.content_type = "application/json";
+        rq.body = Json{{"address", address}, {"satoshis", satoshis}, {"outputs", 1}}.dump();
+        rq.bearer = api_key;
+        say("funding " + address + " with " + std::to_string(satoshis) +
+            " satoshis on the local network (POST /admin/fund)");
+        const HttpResponse r = http_request(rq);
+        if (!r.ok())
+            return internal_error("funding on the local network failed: " +
+                                  (r.error.empty() ? "HTTP " + std::to_string(r.status) + " " +
+                                                         r.body.substr(0, 300)
+                                                   : r.error));
+        try {
+            const Json j = Json::parse(r.body);
+            const Json& out = j.at("outputs").at(0);
+            from = j.at("txid").get<std::string>() + ":" +
+                   std::to_string(out.at("vout").get<std::uint32_t>()) + ":" +
+                   std::to_string(out.at("satoshis").get<std::int64_t>());
+        } catch (const std::exception& e) {
+            return internal_error(std::string("the network's fund answer is unreadable: ") +
+                                  e.what());
+        }
+    }
+
+    // ---- publish UTXOs, intents ----
+    const std::string n = std::to_string(o.intents);
+    if (step({"utxos", "split", "--from", from, "--key-file", key_file, "--count", n, "--out",
+              at("utxos.txt"), "--arc-url", arc_url},
+             at("split.json"), env, error) != 0)
+        return internal_error(error);
+    std::vector<std::string> gen = {"gen",   "intents", n, "--signers", std::to_string(o.signers),
+                                    "--out", at("intents.ndjson"), "--registered",
+                                    at("registered.txt"), "--force"};
+    if (o.invalid_share > 0) {
+        gen.push_back("--invalid-share");
+        gen.push_back(std::to_string(o.invalid_share));
+    }
+    if (step(gen, "/dev/null", env, error) != 0) return internal_error(error);
+
+    // ---- the pipeline ----
+    std::vector<std::string> run = {"run",          "--intents",    at("intents.ndjson"),
+                                    "--utxos",      at("utxos.txt"), "--key-file",
+                                    key_file,       "--registered", at("registered.txt"),
+                                    "--arc-url",    arc_url,        "--rejects",
+                                    at("rejects.jsonl"), "--change"};
+    if (!o.gate) run.push_back("--no-gate");
+    run.insert(run.end(), o.run_args.begin(), o.run_args.end());
+    const int run_rc = step(run, at("run.json"), env, error);
+    const auto summary = read_json(at("run.json"));
+    if (!summary)
+        return internal_error("`raregen run` failed (exit code " + std::to_string(run_rc) +
+                              ") and wrote no summary; its messages are above");
+
+    // ---- the proof: the database's jobs against the network's accepted set ----
+    say("checking every job against the network");
+    const std::string instance = summary->value("instance", "");
+    pg::Status st;
+    auto db = pg::Connection::try_connect(conninfo, st);
+    if (!db) return internal_error("reconnecting to the database failed: " + st.message());
+    pg::Result jobs = db->exec_params(
+        "SELECT record_hash, coalesce(txid, ''), status, coalesce(error_code, '') "
+        "FROM publish_jobs WHERE instance_id = $1",
+        instance);
+    if (!jobs.ok()) return internal_error("reading publish_jobs failed: " + jobs.error());
+    std::map<std::string, std::string> job_txid;  // record hash -> txid, sent jobs
+    std::size_t job_count = 0, sent = 0, failed = 0, other = 0;
+    std::map<std::string, std::size_t> failed_by_code;
+    for (int i = 0; i < jobs.rows(); ++i) {
+        ++job_count;
+        const std::string status(jobs.text(i, 2));
+        if (status == "sent" || status == "confirmed") {
+            ++sent;
+            job_txid[std::string(jobs.text(i, 0))] = std::string(jobs.text(i, 1));
+        } else if (status == "failed") {
+            ++failed;
+            ++failed_by_code[std::string(jobs.text(i, 3))];
+        } else {
+            ++other;
+        }
+    }
+    Json proof;
+    proof["jobs"] = job_count;
+    proof["sent"] = sent;
+    proof["failed"] = failed;
+    proof["failed_by_code"] = failed_by_code;
+    proof["unfinished"] = other;
+    bool ok = other == 0 && sent > 0;
+    if (local_network) {
+        HttpRequest rq;
+        rq.url = arc_url + "/admin/txs";
+        rq.bearer = api_key;
+        const HttpResponse r = http_request(rq);
+        if (!r.ok()) return internal_error("GET /admin/txs failed: " + r.error + r.body);
+        std::map<std::string, std::vector<std::string>> on_network;  // record hash -> txids
+        std::size_t publications = 0;
+        try {
+            const Json j = Json::parse(r.body);
+            for (const Json& t : j.at("txs")) {
+                const auto raw = chain::from_hex(t.at("rawTx").get<std::string>());
+                if (!raw) continue;
+                chain::Transaction tx;
+                if (!chain::parse_transaction(*raw, tx).ok()) continue;
+                if (const auto h = published_hash(tx)) {
+                    ++publications;
+                    on_network[*h].push_back(t.at("txid").get<std::string>());
+                }
+            }
+        } catch (const std::exception& e) {
+            return internal_error(std::string("the network's /admin/txs is unreadable: ") +
+                                  e.what());
+        }
+        std::size_t matched = 0, missing = 0, wrong_txid = 0, twice = 0, unknown = 0;
+        for (const auto& [hash, txid] : job_txid) {
+            auto it = on_network.find(hash);
+            if (it == on_network.end()) {
+                ++missing;
+            } else if (it->second.size() > 1) {
+                ++twice;
+            } else if (it->second[0] != txid) {
+                ++wrong_txid;
+            } else {
+                ++matched;
+            }
+        }
+        for (const auto& [hash, txids] : on_network)
+            if (!job_txid.count(hash)) ++unknown;
+        proof["network_publications"] = publications;
+        proof["matched"] = matched;
+        proof["missing_on_network"] = missing;
+        proof["published_twice"] = twice;
+        proof["txid_differs"] = wrong_txid;
+        proof["not_a_sent_job"] = unknown;
+        ok = ok && matched == sent && missing == 0 && twice == 0 && wrong_txid == 0 &&
+             unknown == 0 && publications == sent;
+    } else {
+        // A real ARC: look every sent job up by txid.
+        std::size_t known = 0, unknown_txids = 0;
+        for (const auto& [hash, txid] : job_txid) {
+            HttpRequest rq;
+            rq.url = arc_url + "/v1/tx/" + txid;
+            rq.bearer = api_key;
+            const HttpResponse r = http_request(rq);
+            if (r.ok())
+                ++known;
+            else
+                ++unknown_txids;
+        }
+        proof["known_to_arc"] = known;
+        proof["unknown_to_arc"] = unknown_txids;
+        ok = ok && unknown_txids == 0;
+    }
+    proof["exactly_once"] = ok;
+
+    // ---- the report ----
+    Json report;
+    report["work_dir"] = work;
+    report["database"] = embedded ? std::string("embedded (removed at the end)")
+                                  : pg::describe_target(conninfo);
+    report["network"] = local_network ? "local (" + arc_url + ")" : arc_url;
+    report["intents"] = summary->value("intents", Json::object());
+    if (auto split = read_json(at("split.json")))
+        report["split"] = Json{{"transactions", split->value("transactions", 0)},
+                               {"outputs", split->value("outputs", 0)}};
+    report["transactions"] = summary->value("transactions", Json::object());
+    report["seconds"] = summary->value("seconds", 0.0);
+    report["tx_per_second"] = summary->value("tx_per_second", 0.0);
+    report["latency_ms"] = summary->value("latency_ms", Json::object());
+    report["stages"] = summary->value("stages", Json::object());
+    report["arc"] = summary->value("arc", Json::object());
+    report["write_behind"] = summary->value("write_behind", Json::object());
+    report["proof"] = proof;
+    const int printed = print_json(report);
+    say(std::string(ok ? "OK" : "FAILED") + ": " + std::to_string(sent) + " of " +
+        std::to_string(job_count) + " jobs sent, " +
+        (ok ? "each accepted by the network exactly once"
+            : "the proof does not hold (see \"proof\")") +
+        "; " + std::to_string(summary->value("tx_per_second", 0.0)) + " tx/s");
+    if (run_rc != 0) return internal_error("`raregen run` exited with " + std::to_string(run_rc));
+    if (!ok) return internal_error("the exactly-once proof failed (see \"proof\" in the report)");
+    return printed;
+}
+
+}  // namespace
+
+void register_demo_command(CLI::App& app) {
+    auto o = std::make_shared<DemoOptions>();
+    CLI::App* demo = app.add_subcommand(
+        "demo",
+        "The whole job end to end: a database (DATABASE_URL, else a private PostgreSQL), a "
+        "network (ARC_URL, else the local ARC-compatible network), a funded key, 100-satoshi "
+        "UTXOs split on the network, N signed intents, the pipeline sending to ARC, and a "
+        "report with throughput, latency and the proof that every job was published exactly "
+        "once. Each step is a raregen command, printed as it runs.");
+    demo->add_option("--intents,-n", o->intents, "How many intents to publish")
+        ->capture_default_str();
+    demo->add_option("--signers", o->signers, "How many registered keys sign the intents")
+        ->capture_default_str();
+    demo->add_option("--invalid-share", o->invalid_share,
+                     "Share of deliberately invalid intents (rejected at intake, by reason)")
+        ->capture_default_str();
+    demo->add_flag("--gate", o->gate,
+                   "Run with the seed's rate gate (MAX_TX_PER_3S, default 500 per 3 s) instead "
+                   "of open");
+    demo->add_option("--work-dir", o->work_dir, "Where the files go (default: a new temp dir)");
+    demo->add_option("--key-file", o->key_file, "With ARC_URL: the funded WIF key (mode 0600)");
+    demo->add_option("--from", o->from, "With ARC_URL: the key's funding output TXID:VOUT:SATS");
+    demo->add_option("--network-arg", o->network_args,
+                     "Extra flag for `raregen network serve` (repeat; e.g. --network-arg=--fail "
+                     "--network-arg=503=0.1)")
+        ->allow_extra_args(false);
+    demo->add_option("--run-arg", o->run_args, "Extra flag for `raregen run` (repeat)")
+        ->allow_extra_args(false);
+    demo->footer(
+        "Environment: DATABASE_URL, ARC_URL, ARC_API_KEY (all optional).\nOutput: a JSON "
+        "report on stdout; progress and each command on stderr. Exit 0 only if the proof "
+        "holds.");
+    set_action(*demo, [o] { return run_demo(*o); });
+}
+
+}  // namespace raregen::cli
