@@ -181,6 +181,9 @@ struct TxRecord {
     bool full_status = false;
     bool funding = false;
     std::string timestamp;
+    // When it was accepted (ms since the epoch): what perf/ reads to find the
+    // most transactions accepted in any window of the rate gate's period.
+    std::int64_t accepted_ms = 0;
 };
 
 Json status_object(const TxRecord& r, TxStatus shown, const std::string& extra,
@@ -790,6 +793,9 @@ struct ArcNetwork::Impl {
         for (std::size_t v = 0; v < c.tx.outputs.size(); ++v)
             utxos.emplace(OutPoint{c.txid, static_cast<std::uint32_t>(v)}, c.tx.outputs[v]);
         TxRecord r = std::move(shown);
+        r.accepted_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
         r.status = TxStatus::seen_on_network;
         r.raw = chain::serialize(c.tx);
         r.callback_url = s.callback_url;
@@ -964,6 +970,7 @@ struct ArcNetwork::Impl {
             j["txid"] = r.txid;
             j["txStatus"] = status_name(r.status);
             j["blockHeight"] = r.block_height;
+            j["acceptedMs"] = r.accepted_ms;
             j["rawTx"] = chain::to_hex(r.raw);
             list.push_back(std::move(j));
         }

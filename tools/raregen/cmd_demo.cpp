@@ -219,20 +219,13 @@ int run_demo(const DemoOptions& o) {
                                                          wif.key->network);
         // 100 satoshis per intent, plus room for the split fees.
         const std::int64_t satoshis = static_cast<std::int64_t>(o.intents) * 100 + 1'000'000;
-        HttpRequest rq;
-        rq.method = "POST";
-        rq.url = arc_url + "/admin/fund";
-        rq.content_type = "application/json";
-        rq.body = Json{{"address", address}, {"satoshis", satoshis}, {"outputs", 1}}.dump();
-        rq.bearer = api_key;
         say("funding " + address + " with " + std::to_string(satoshis) +
             " satoshis on the local network (POST /admin/fund)");
-        const HttpResponse r = http_request(rq);
-        if (!r.ok())
-            return internal_error("funding on the local network failed: " +
-                                  (r.error.empty() ? "HTTP " + std::to_string(r.status) + " " +
-                                                         r.body.substr(0, 300)
-                                                   : r.error));
+        const HttpResponse r = arc_call(
+            arc_url + "/admin/fund", api_key, "application/json",
+            Json{{"address", address}, {"satoshis", satoshis}, {"outputs", 1}}.dump());
+        if (!http_ok(r))
+            return internal_error("funding on the local network failed: " + http_problem(r));
         try {
             const Json j = Json::parse(r.body);
             const Json& out = j.at("outputs").at(0);
@@ -309,11 +302,10 @@ int run_demo(const DemoOptions& o) {
     proof["unfinished"] = other;
     bool ok = other == 0 && sent > 0;
     if (local_network) {
-        HttpRequest rq;
-        rq.url = arc_url + "/admin/txs";
-        rq.bearer = api_key;
-        const HttpResponse r = http_request(rq);
-        if (!r.ok()) return internal_error("GET /admin/txs failed: " + r.error + r.body);
+        const HttpResponse r = arc_call(arc_url + "/admin/txs", api_key);
+        if (!http_ok(r)) return internal_error("GET /admin/txs failed: " + http_problem(r));
+        // Kept for checks after the demo (tests verify a sample with @bsv/sdk).
+        std::ofstream(at("network_txs.json")) << r.body;
         std::map<std::string, std::vector<std::string>> on_network;  // record hash -> txids
         std::size_t publications = 0;
         try {
@@ -359,11 +351,7 @@ int run_demo(const DemoOptions& o) {
         // A real ARC: look every sent job up by txid.
         std::size_t known = 0, unknown_txids = 0;
         for (const auto& [hash, txid] : job_txid) {
-            HttpRequest rq;
-            rq.url = arc_url + "/v1/tx/" + txid;
-            rq.bearer = api_key;
-            const HttpResponse r = http_request(rq);
-            if (r.ok())
+            if (http_ok(arc_call(arc_url + "/v1/tx/" + txid, api_key)))
                 ++known;
             else
                 ++unknown_txids;

@@ -226,24 +226,16 @@ int run_split(const SplitOptions& o) {
         }
         chain::Bytes ef;
         chain::serialize(split.tx, chain::TxFormat::extended, ef);
-        HttpRequest rq;
-        rq.method = "POST";
-        rq.url = url + "/v1/tx";
-        rq.content_type = "application/octet-stream";
-        rq.body.assign(ef.begin(), ef.end());
-        rq.bearer = api_key;
-        const HttpResponse r = http_request(rq);
+        const HttpResponse r = arc_call(url + "/v1/tx", api_key, "application/octet-stream",
+                                        std::string(ef.begin(), ef.end()));
         std::string status;
         try {
             if (!r.body.empty()) status = Json::parse(r.body).value("txStatus", "");
         } catch (const std::exception&) {
         }
-        if (!r.error.empty() || r.status != 200 || !accepted_status(status)) {
+        if (!http_ok(r) || !accepted_status(status)) {
             rc = internal_error("ARC did not accept split transaction " +
-                                chain::hash_to_display(split.txid) + ": " +
-                                (r.error.empty() ? "HTTP " + std::to_string(r.status) + " " +
-                                                       r.body.substr(0, 400)
-                                                 : r.error) +
+                                chain::hash_to_display(split.txid) + ": " + http_problem(r) +
                                 (txs > 0 ? " (the " + std::to_string(txs) +
                                                " accepted before it are in --out)"
                                          : ""));

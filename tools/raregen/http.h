@@ -1,37 +1,30 @@
 #pragma once
-// A blocking HTTP request for the command line's one-off calls to ARC or the
-// local network (split broadcasts, funding, admin queries): libcurl easy,
-// one request at a time. The engine's own traffic goes through
-// stages/send/arc_client.h instead.
+// The command line's one-off calls to ARC or the local network (split
+// broadcasts, funding, admin queries), over tools/network's blocking HTTP
+// client. The engine's own traffic goes through stages/send/arc_client.h.
 
-#include <chrono>
 #include <optional>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "engine/chain/fees.h"
+#include "tools/network/http_client.h"
 
 namespace raregen::cli {
 
-struct HttpResponse {
-    long status = 0;      // 0: no HTTP answer (see error)
-    std::string body;
-    std::string error;    // transport error (connection refused, timeout...)
-    bool ok() const { return error.empty() && status >= 200 && status < 300; }
-};
+using network::HttpResponse;
 
-struct HttpRequest {
-    std::string method = "GET";  // GET or POST
-    std::string url;
-    std::string content_type;    // for POST
-    std::string body;
-    std::string bearer;          // Authorization: Bearer <bearer> when not empty (never logged)
-    std::vector<std::string> headers;  // extra "Name: value" lines
-    std::chrono::milliseconds timeout{30000};
-};
-
-HttpResponse http_request(const HttpRequest& request);
+// GET (body empty) or POST (content_type set) to `url`, with
+// `Authorization: Bearer <api_key>` when a key is given (never logged).
+HttpResponse arc_call(const std::string& url, const std::string& api_key,
+                      const std::string& content_type = {}, const std::string& body = {},
+                      long timeout_ms = 30'000);
+// A complete answer with a 2xx status.
+inline bool http_ok(const HttpResponse& r) {
+    return r.completed && r.status >= 200 && r.status < 300;
+}
+// What went wrong, for a message: the transport error, or the status and
+// the start of the body.
+std::string http_problem(const HttpResponse& r);
 
 // The fee rate ARC asks for (GET {url}/v1/policy, miningFee), if it answers.
 std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::string& api_key);
