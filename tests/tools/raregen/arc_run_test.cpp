@@ -1,0 +1,252 @@
+// `raregen run --arc-url`: the whole pipeline sending to the local
+// ARC-compatible network, durable in a real PostgreSQL 15, with the
+// network's answers shaped by its fault flags. Each test checks the
+// exactly-once facts against both sides: the database's jobs and the
+// network's accepted set.
+//   - injected 503s, timeouts and dropped connections: every job sent exactly
+//     once (retries resend the same bytes; the network answers a known txid
+//     with its stored status)
+//   - the fee policy raised mid-run: ARC 465, the client re-reads the
+//     policy, the job is signed again on the SAME UTXO and accepted
+//   - REJECTED answers: the job fails with the network's reason, its UTXO is
+//     marked dirty, nothing else is touched
+//   - callbacks: MINED marks the jobs confirmed
+//   - a refused API key stops the run before anything is sent
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage/pg/migrations.h"
+#include "tests/storage/pg/pg_test_env.h"
+#include "tests/tools/raregen/cli_runner.h"
+#include "tests/tools/raregen/local_network.h"
+
+namespace raregen::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ArcRun : public pg::testing::PgTest {
+  protected:
+    void SetUp() override {
+        PgTest::SetUp();
+        m_db = fresh_database();
+        pg::Connection c = connect(m_db);
+        ASSERT_TRUE(pg::migrate(c).ok());
+        ASSERT_EQ(
+            run_cli({"keys", "generate", "--testnet", "--out", m_dir.path("key.wif")}).exit_code,
+            0);
+    }
+
+    // Intents, UTXOs split on `net`; returns false on a setup failure.
+    bool prepare(const LocalNetwork& net, int jobs) {
+        if (run_cli({"gen", "intents", std::to_string(jobs), "--signers", "3", "--out",
+                     m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
+                     "--force"})
+                .exit_code != 0)
+            return false;
+        return net.fund_and_split(m_dir.path("key.wif"), static_cast<std::size_t>(jobs) + 50,
+                                  m_dir.path("utxos.txt"));
+    }
+
+    std::vector<std::string> run_args(const LocalNetwork& net,
+                                      const std::vector<std::string>& extra = {}) const {
+        std::vector<std::string> v = {"run",          "--intents", m_dir.path("intents.ndjson"),
+                                      "--utxos",      m_dir.path("utxos.txt"),
+                                      "--key-file",   m_dir.path("key.wif"),
+                                      "--registered", m_dir.path("registered.txt"),
+                                      "--arc-url",    net.url(),
+                                      "--change",     "--progress",
+                                      "0",            "--window-ms",
+                                      "100"};
+        v.insert(v.end(), extra.begin(), extra.end());
+        return v;
+    }
+
+    CliResult run(const LocalNetwork& net, const std::vector<std::string>& extra = {}) {
+        return run_cli(CliCall{run_args(net, extra), {}, {{"DATABASE_URL", m_db}}});
+    }
+
+    std::string scalar(const std::string& sql) {
+        pg::Connection c = connect(m_db);
+        pg::Result r = c.exec(sql);
+        EXPECT_TRUE(r.ok()) << r.error();
+        return r.ok() && r.rows() > 0 ? std::string(r.text(0, 0)) : std::string();
+    }
+
+    // The exactly-once checks: every sent job's transaction is the one
+    // accepted transaction for its record, no record or UTXO twice.
+    void check_sent_exactly_once(const LocalNetwork& net, int expect_sent) {
+        const AcceptedSet a = accepted_publications(net);
+        EXPECT_TRUE(a.problems.empty()) << a.problems.front();
+        for (const auto& [record, txids] : a.txids_by_record)
+            EXPECT_EQ(txids.size(), 1u) << "record " << record << " published " << txids.size()
+                                        << " times";
+        for (const auto& [outpoint, txids] : a.txids_by_outpoint)
+            EXPECT_EQ(txids.size(), 1u) << "UTXO " << outpoint << " spent twice";
+        pg::Connection c = connect(m_db);
+        pg::Result rows = c.exec(
+            "SELECT record_hash, txid, spent_txid || ':' || spent_vout FROM publish_jobs WHERE "
+            "status IN ('sent', 'confirmed')");
+        ASSERT_TRUE(rows.ok()) << rows.error();
+        EXPECT_EQ(rows.rows(), expect_sent);
+        EXPECT_EQ(a.publications, static_cast<std::size_t>(expect_sent));
+        int mismatched = 0, wrong_outpoint = 0;
+        for (int i = 0; i < rows.rows(); ++i) {
+            auto it = a.txids_by_record.find(std::string(rows.text(i, 0)));
+            if (it == a.txids_by_record.end() || it->second.front() != rows.text(i, 1)) {
+                ++mismatched;
+                continue;
+            }
+            if (a.outpoint_by_txid.at(it->second.front()) != rows.text(i, 2)) ++wrong_outpoint;
+        }
+        EXPECT_EQ(mismatched, 0) << "jobs whose txid is not the network's for their record";
+        EXPECT_EQ(wrong_outpoint, 0) << "jobs whose stored outpoint is not the one spent";
+        // The utxos table agrees: each spent publish UTXO is spent by its job's txid.
+        EXPECT_EQ(scalar("SELECT count(*) FROM utxos u JOIN publish_jobs p ON p.spent_txid = "
+                         "u.txid AND p.spent_vout = u.vout WHERE p.status IN ('sent', "
+                         "'confirmed') AND (u.status <> 'spent' OR u.spent_by_txid <> p.txid)"),
+                  "0");
+    }
+
+    TempDir m_dir;
+    std::string m_db;
+};
+
+TEST_F(ArcRun, InjectedFaultsLoseAndDuplicateNothing) {
+    constexpr int k_jobs = 1000;
+    // 10% 503, 5% timeouts, 5% dropped connections (half of those two after
+    // the network applied the batch: the engine cannot tell, and resends).
+    LocalNetwork net(m_dir, {"--fail", "503=0.1", "--timeout-share", "0.05", "--timeout-ms",
+                             "1500", "--drop-share", "0.05", "--seed", "7",
+                             "--block-interval-ms", "500"});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_TRUE(prepare(net, k_jobs));
+    // Small batches: more requests, so every kind of fault shows up.
+    const CliResult r = run(net, {"--no-gate", "--arc-batch", "20", "--arc-timeout-ms", "800",
+                                  "--arc-attempts", "12"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const auto j = r.json();
+    EXPECT_EQ(j["transactions"]["sent"], k_jobs);
+    EXPECT_EQ(j["transactions"]["unresolved"], 0);
+    EXPECT_GT(j["arc"]["retries"].get<int>(), 0);
+    EXPECT_GT(j["arc"]["http_5xx"].get<int>(), 0);
+    EXPECT_GT(j["arc"]["timeouts"].get<int>() + j["arc"]["transport_errors"].get<int>(), 0);
+    check_sent_exactly_once(net, k_jobs);
+    const auto stats = net.get("/admin/stats");
+    std::printf("[ arc      ] %d sent; client retries %d, 5xx %d, timeouts %d, transport %d; "
+                "network resubmissions %s\n",
+                k_jobs, j["arc"]["retries"].get<int>(), j["arc"]["http_5xx"].get<int>(),
+                j["arc"]["timeouts"].get<int>(), j["arc"]["transport_errors"].get<int>(),
+                stats.is_null() ? "?" : stats["txs"]["resubmitted"].dump().c_str());
+}
+
+TEST_F(ArcRun, FeeRaisedMidRunIsPaidByResigningOnTheSameUtxo) {
+    constexpr int k_jobs = 600;
+    LocalNetwork net(m_dir, {"--fee", "100/1000", "--block-interval-ms", "500"});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_TRUE(prepare(net, k_jobs));
+    // A slow gate (100 per 250 ms) keeps the run going while the fee changes.
+    const std::uint64_t before = net.accepted_count();
+    std::thread runner([&] {
+        const CliResult r = run(net, {"--rate", "100", "--period-ms", "250"});
+        EXPECT_EQ(r.exit_code, 0) << r.err << r.out;
+        const auto j = r.json();
+        EXPECT_EQ(j["transactions"]["sent"], k_jobs);
+        EXPECT_GT(j["transactions"]["resigned_after_fee_refusal"].get<int>(), 0)
+            << "no transaction met the raised fee: the change came too late";
+        EXPECT_GT(j["arc"]["fee_too_low"].get<int>(), 0);
+        EXPECT_EQ(j["arc"]["fee_rate"], "200/1000");
+    });
+    // Once some are through, the network doubles its fee.
+    for (int i = 0; i < 1200 && net.accepted_count() < before + 100; ++i)
+        std::this_thread::sleep_for(25ms);
+    EXPECT_FALSE(net.post("/admin/policy", {{"satoshis", 200}, {"bytes", 1000}}).is_null());
+    runner.join();
+    check_sent_exactly_once(net, k_jobs);
+    // The re-signed jobs' stored bytes are the accepted ones (their txid is
+    // the network's, checked above), and every spend is one row's.
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE signed_tx IS NULL"), "0");
+}
+
+TEST_F(ArcRun, RejectedJobsFailWithTheNetworksReasonAndTheirUtxoIsDirty) {
+    constexpr int k_jobs = 500;
+    LocalNetwork net(m_dir, {"--reject-share", "0.05", "--seed", "11"});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_TRUE(prepare(net, k_jobs));
+    const CliResult r = run(net, {"--no-gate"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const auto j = r.json();
+    const int failed = j["transactions"]["network_failed"];
+    const int sent = j["transactions"]["sent"];
+    EXPECT_GT(failed, 0);
+    EXPECT_EQ(sent + failed, k_jobs);
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'failed' AND error_code = "
+                     "'network_rejected' AND error_detail LIKE '%REJECTED%'"),
+              std::to_string(failed))
+        << scalar("SELECT string_agg(DISTINCT error_code || ': ' || error_detail, ' | ') FROM "
+                  "publish_jobs WHERE status = 'failed'");
+    // Each failed job's UTXO is marked dirty; no sent job's is.
+    EXPECT_EQ(scalar("SELECT count(*) FROM utxos u JOIN publish_jobs p ON p.spent_txid = u.txid "
+                     "AND p.spent_vout = u.vout WHERE p.status = 'failed' AND u.dirty"),
+              std::to_string(failed));
+    EXPECT_EQ(scalar("SELECT count(*) FROM utxos u JOIN publish_jobs p ON p.spent_txid = u.txid "
+                     "AND p.spent_vout = u.vout WHERE p.status = 'sent' AND u.dirty"),
+              "0");
+    check_sent_exactly_once(net, sent);
+    // None of the rejected transactions is on the network.
+    const AcceptedSet a = accepted_publications(net);
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'failed'"),
+              std::to_string(k_jobs - static_cast<int>(a.publications)));
+}
+
+TEST_F(ArcRun, CallbacksMarkMinedJobsConfirmed) {
+    constexpr int k_jobs = 300;
+    LocalNetwork net(m_dir, {"--block-interval-ms", "200"});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_TRUE(prepare(net, k_jobs));
+    write_file(m_dir.path("callback.token"), "callback-secret-123\n", 0600);
+    const CliResult r = run(net, {"--no-gate", "--callback-listen", "127.0.0.1:0",
+                                  "--callback-token-file", m_dir.path("callback.token"),
+                                  "--callback-wait-s", "30"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const auto j = r.json();
+    EXPECT_EQ(j["callbacks"]["confirmed"], k_jobs) << r.out;
+    EXPECT_EQ(j["callbacks"]["unauthorized"], 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'confirmed' AND "
+                     "confirmed_at IS NOT NULL AND sent_at IS NOT NULL"),
+              std::to_string(k_jobs));
+    EXPECT_EQ(r.err.find("callback-secret-123"), std::string::npos);
+    EXPECT_EQ(r.out.find("callback-secret-123"), std::string::npos);
+    check_sent_exactly_once(net, k_jobs);
+}
+
+TEST_F(ArcRun, ARefusedApiKeyStopsTheRunBeforeAnythingIsSent) {
+    write_file(m_dir.path("arc.key"), "the-right-key\n", 0600);
+    LocalNetwork net(m_dir, {"--api-key-file", m_dir.path("arc.key")});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_EQ(run_cli({"gen", "intents", "10", "--signers", "1", "--out",
+                       m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
+                       "--force"})
+                  .exit_code,
+              0);
+    ASSERT_EQ(run_cli({"gen", "utxos", "10", "--key-file", m_dir.path("key.wif"), "--out",
+                       m_dir.path("utxos.txt"), "--force"})
+                  .exit_code,
+              0);
+    const CliResult r = run_cli(CliCall{
+        run_args(net), {}, {{"DATABASE_URL", m_db}, {"ARC_API_KEY", "a-wrong-key-456"}}});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("ARC_API_KEY"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("a-wrong-key-456"), std::string::npos) << r.err;
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), "0");
+}
+
+}  // namespace
+}  // namespace raregen::test
