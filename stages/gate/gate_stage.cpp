@@ -1,22 +1,34 @@
 #include "stages/gate/gate_stage.h"
 
+#include <algorithm>
+#include <cstdint>
+
 namespace raregen::gate {
 
 GateStage::GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
                      flow::Channel<model::Job>& output, model::FactSink& facts,
-                     flow::RunContext& context)
+                     flow::RunContext& context, const std::atomic<std::uint64_t>* settled)
     : m_bucket(config),
       m_in(input.make_consumer()),
       m_out(output.make_producer()),
       m_input(input),
       m_output(output),
       m_facts(facts),
-      m_context(context) {
+      m_context(context),
+      m_settled(settled) {
     counters().set_depth_gauge(flow::depth_gauge_of(input));
 }
 
 flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
     if (m_finished) return flow::Step::finished;
+    if (m_settled != nullptr) {
+        const std::uint64_t settled = m_settled->load(std::memory_order_acquire);
+        if (settled != m_settled_seen) {
+            m_bucket.settle(now, static_cast<std::uint32_t>(
+                                     std::min<std::uint64_t>(settled - m_settled_seen, UINT32_MAX)));
+            m_settled_seen = settled;
+        }
+    }
     bool progressed = false;
     for (std::size_t moved = 0; moved < budget; ++moved) {
         if (m_pending == Pending::none) {
@@ -55,7 +67,10 @@ flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
             if (m_output.size() >= m_output.capacity())
                 return progressed ? flow::Step::progressed : flow::Step::blocked;
             if (m_bucket.available(now) == 0) {
-                m_context.wake_by(m_bucket.next_token_at(now));
+                // Held tokens have no return time until the network answers;
+                // the send stage's answers wake the runner then.
+                if (const flow::Nanos next = m_bucket.next_token_at(now); next != flow::Nanos::max())
+                    m_context.wake_by(next);
                 return progressed ? flow::Step::progressed : flow::Step::idle;
             }
             m_job.released_at = now;

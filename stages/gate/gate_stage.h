@@ -18,7 +18,13 @@
 // leaves. While it waits the stage is idle and asks to be woken after
 // k_fence_poll; the write-behind also wakes the runner when it commits.
 //
-// Threads: one runner thread calls step(). Allocates nothing after construction.
+// Held tokens (config.hold_until_settled, used with ARC): `settled` counts the
+// released jobs the network has answered for (the send stage adds to it);
+// each step settles the new ones in the bucket, so a token's period starts
+// at the answer, not at the release (token_bucket.h says why).
+//
+// Threads: one runner thread calls step(); `settled` may be written by any
+// thread. Allocates nothing after construction.
 
 #include <atomic>
 #include <chrono>
@@ -35,8 +41,10 @@ namespace raregen::gate {
 
 class GateStage final : public flow::Stage {
   public:
+    // `settled` (held mode only; must outlive the stage) is read each step.
     GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
-              flow::Channel<model::Job>& output, model::FactSink& facts, flow::RunContext& context);
+              flow::Channel<model::Job>& output, model::FactSink& facts, flow::RunContext& context,
+              const std::atomic<std::uint64_t>* settled = nullptr);
 
     flow::Step step(flow::Nanos now, std::size_t budget) noexcept override;
     std::string_view name() const noexcept override { return "gate"; }
@@ -63,6 +71,8 @@ class GateStage final : public flow::Stage {
     flow::Channel<model::Job>& m_output;
     model::FactSink& m_facts;
     flow::RunContext& m_context;
+    const std::atomic<std::uint64_t>* m_settled;
+    std::uint64_t m_settled_seen = 0;
     model::Job m_job;  // the job in hand (valid unless m_pending == none)
     Pending m_pending = Pending::none;
     bool m_finished = false;

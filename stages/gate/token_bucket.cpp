@@ -36,6 +36,7 @@ TokenBucket::TokenBucket(TokenBucketConfig config)
       m_period_ns(config.period.count()),
       m_period(config.period),
       m_runs(config.capacity),
+      m_hold(config.hold_until_settled),
       m_latest_ns(std::numeric_limits<std::int64_t>::min()) {}
 
 std::int64_t TokenBucket::advance(std::chrono::nanoseconds now) {
@@ -55,18 +56,34 @@ std::uint32_t TokenBucket::try_take(std::chrono::nanoseconds now, std::uint32_t 
     const std::int64_t t = advance(now);
     const std::uint32_t granted = std::min(n, m_capacity - m_outstanding);
     if (granted == 0) return 0;
-    Run* newest = m_size > 0 ? &m_runs[slot(m_size - 1)] : nullptr;
-    if (newest != nullptr && newest->at_ns == t) {
-        newest->tokens += granted;
-    } else {
-        // Cannot overflow the ring: every live run holds >= 1 of the at most
-        // capacity outstanding tokens, and this grant needs a free one.
-        m_runs[slot(m_size)] = Run{t, granted};
-        ++m_size;
-    }
     m_outstanding += granted;
     m_total_granted += granted;
+    if (m_hold) {
+        m_held += granted;  // the period starts at settle()
+        return granted;
+    }
+    push_run(t, granted);
     return granted;
+}
+
+void TokenBucket::push_run(std::int64_t t, std::uint32_t tokens) {
+    Run* newest = m_size > 0 ? &m_runs[slot(m_size - 1)] : nullptr;
+    if (newest != nullptr && newest->at_ns == t) {
+        newest->tokens += tokens;
+    } else {
+        // Cannot overflow the ring: every live run holds >= 1 of the at most
+        // capacity outstanding tokens, and these are among them.
+        m_runs[slot(m_size)] = Run{t, tokens};
+        ++m_size;
+    }
+}
+
+void TokenBucket::settle(std::chrono::nanoseconds now, std::uint32_t n) {
+    n = std::min(n, m_held);
+    if (n == 0) return;
+    const std::int64_t t = advance(now);
+    m_held -= n;
+    push_run(t, n);
 }
 
 std::uint32_t TokenBucket::available(std::chrono::nanoseconds now) {
@@ -80,9 +97,10 @@ std::chrono::nanoseconds TokenBucket::next_token_at(std::chrono::nanoseconds now
     std::uint32_t have = m_capacity - m_outstanding;
     if (have >= want) return std::chrono::nanoseconds(t);
     // Runs return oldest first; the one that brings `have` up to `want` sets
-    // the time. The loop ends inside the ring because all runs together
-    // return the bucket to capacity >= want.
-    for (std::uint32_t i = 0;; ++i) {
+    // the time. Without held tokens the loop ends inside the ring because all
+    // runs together return the bucket to capacity >= want; held tokens have
+    // no time until they are settled.
+    for (std::uint32_t i = 0; i < m_size; ++i) {
         const Run& run = m_runs[slot(i)];
         have += run.tokens;
         if (have >= want) {
@@ -92,6 +110,7 @@ std::chrono::nanoseconds TokenBucket::next_token_at(std::chrono::nanoseconds now
             return std::chrono::nanoseconds(back);
         }
     }
+    return std::chrono::nanoseconds::max();
 }
 
 }  // namespace raregen::gate

@@ -40,6 +40,18 @@
 // constructor; no call allocates afterwards. Every call is O(1) amortized,
 // except next_token_at(now, n) which walks at most the runs it needs.
 //
+// Held tokens (config.hold_until_settled): a granted token does not start
+// its period at the grant but when settle() is called for it, i.e. when the
+// network has answered for the transaction it let out. The window guarantee
+// then holds for what the NETWORK receives, whatever the latency between
+// the gate and the network's acceptance and however it varies (a batch
+// delayed by a retry cannot land in the next window's burst): each token's
+// next use is granted at least one period after the network's answer to its
+// last use, which came after that use was accepted. The cost is the answer
+// latency added to every token's cycle (capacity per period + latency).
+// Until settled, a held token has no return time: next_token_at() answers
+// nanoseconds::max() when only held tokens could make up the request.
+//
 // Sharing one limit across engine instances (tokens leased in blocks from
 // Postgres) composes on top: a leased block is a try_take of that size.
 
@@ -58,6 +70,7 @@ inline constexpr std::uint32_t k_max_capacity = 1u << 20;
 struct TokenBucketConfig {
     std::uint32_t capacity = k_default_capacity;         // 1 .. k_max_capacity
     std::chrono::nanoseconds period = k_default_period;  // > 0
+    bool hold_until_settled = false;  // a token's period starts at settle(), not at the grant
 };
 
 class TokenBucket {
@@ -82,6 +95,12 @@ class TokenBucket {
     // A time past the clock's end saturates at nanoseconds::max().
     std::chrono::nanoseconds next_token_at(std::chrono::nanoseconds now, std::uint32_t n = 1);
 
+    // Held mode: `n` granted tokens (their transactions answered) start their
+    // period at `now`; more than are held are ignored. Settling in a
+    // different order than granting is fine: held tokens are fungible.
+    void settle(std::chrono::nanoseconds now, std::uint32_t n);
+    std::uint32_t held() const { return m_held; }
+
     std::uint32_t capacity() const { return m_capacity; }
     std::chrono::nanoseconds period() const { return m_period; }
     // Every token ever granted (for the gate's out-counter and tests).
@@ -97,6 +116,7 @@ class TokenBucket {
     // Moves the timeline to max(latest, now), retires the runs whose period
     // has run out, and returns the (clamped) time in nanoseconds.
     std::int64_t advance(std::chrono::nanoseconds now);
+    void push_run(std::int64_t t, std::uint32_t tokens);
     std::uint32_t slot(std::uint32_t i) const {
         const std::uint32_t s = m_head + i;  // < 2 * capacity <= 2^21: no overflow
         return s >= m_capacity ? s - m_capacity : s;
@@ -110,7 +130,9 @@ class TokenBucket {
     std::vector<Run> m_runs;
     std::uint32_t m_head = 0;
     std::uint32_t m_size = 0;
-    std::uint32_t m_outstanding = 0;  // tokens granted within the last period
+    std::uint32_t m_outstanding = 0;  // tokens granted within the last period, or held
+    std::uint32_t m_held = 0;         // held mode: granted, not yet settled (no run yet)
+    bool m_hold;
     std::int64_t m_latest_ns;         // running maximum of `now`
     std::uint64_t m_total_granted = 0;
 };

@@ -42,14 +42,20 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
                                                              *m_sequenced, *parts.facts, ctx);
     m_sign = &m_runner->emplace<sign::SignStage>(
         k_worker_sign, *m_sequenced, *m_signed, *parts.ring, *parts.key, *parts.facts, config.sign);
-    m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, config.gate, *m_signed,
-                                                 *m_released, *parts.facts, ctx);
+    // With ARC a token's period starts when the network has answered for its
+    // transaction, so the limit holds for what the network receives.
+    gate::TokenBucketConfig gate_config = config.gate;
+    if (parts.arc != nullptr) gate_config.hold_until_settled = true;
+    m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, gate_config, *m_signed, *m_released,
+                                                 *parts.facts, ctx,
+                                                 parts.arc != nullptr ? &m_settled : nullptr);
     if (parts.sink != nullptr)
         m_send = &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink,
                                                      *parts.facts);
     else
         m_network_send = &m_runner->emplace<send::NetworkSendStage>(
-            k_worker_light, *m_released, *parts.arc, *parts.facts, parts.resigner);
+            k_worker_light, *m_released, *parts.arc, *parts.facts, parts.resigner,
+            send::NetworkSendOptions{.settled = &m_settled});
     if (config.external_inputs) {
         m_external = std::make_unique<ExternalInputs>(ExternalInputs{
             m_ingested->make_producer(), m_sequenced->make_producer(), m_signed->make_producer()});

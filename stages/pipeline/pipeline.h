@@ -17,6 +17,7 @@
 // Shutdown: request_stop() (or SIGINT/SIGTERM via flow::signals) stops
 // intake; every job already accepted flows to the sink before wait() returns.
 
+#include <atomic>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -125,6 +126,8 @@ class Pipeline {
     // the runner (its threads and the stages holding channel handles) goes
     // first, even when a pipeline is destroyed without wait().
     std::unique_ptr<JobChannel> m_ingested, m_sequenced, m_signed, m_released;
+    // Jobs the network has answered for (send -> gate's held tokens).
+    std::atomic<std::uint64_t> m_settled{0};
     std::unique_ptr<flow::Runner> m_runner;
     ingest::IngestStage* m_ingest = nullptr;
     sequence::SequenceStage* m_sequence = nullptr;

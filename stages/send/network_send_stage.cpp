@@ -31,6 +31,7 @@ bool NetworkSendStage::fail(model::Job& job, model::FailCode code, std::string_v
     if (m_facts.try_emit(model::FactKind::job_failed, job, now, detail) == 0) return false;
     m_failed.fetch_add(1, std::memory_order_relaxed);
     counters().add_rejected();
+    settle();
     return true;
 }
 
@@ -41,6 +42,7 @@ bool NetworkSendStage::handle_outcome(flow::Nanos now) noexcept {
             if (m_facts.try_emit(model::FactKind::tx_sent, job, now) == 0) return false;
             m_sent.fetch_add(1, std::memory_order_relaxed);
             counters().add_out();
+            settle();
             if (job.accepted_at.count() > 0) m_latency.record(now - job.accepted_at);
             break;
         case ArcVerdict::failed: {
@@ -75,6 +77,7 @@ bool NetworkSendStage::handle_outcome(flow::Nanos now) noexcept {
         }
         case ArcVerdict::unresolved:
             m_unresolved.fetch_add(1, std::memory_order_relaxed);
+            settle();
             break;
     }
     // A final outcome: forget the job's re-sign count.

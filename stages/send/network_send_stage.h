@@ -23,6 +23,7 @@
 // outcomes arrive. Allocates nothing per item (the re-sign waiting list is
 // preallocated; when it is full, outcomes wait in the client).
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -39,6 +40,9 @@ namespace raregen::send {
 struct NetworkSendOptions {
     std::size_t resign_room = 1024;  // jobs re-signed and waiting for durability at once
     std::uint32_t max_resigns = 3;   // per job: a policy that keeps rising is an error
+    // Counts jobs with a final answer (sent, failed, unresolved): the gate's
+    // held tokens start their period then (gate_stage.h). May be null.
+    std::atomic<std::uint64_t>* settled = nullptr;
 };
 
 class NetworkSendStage final : public flow::Stage {
@@ -69,6 +73,10 @@ class NetworkSendStage final : public flow::Stage {
     bool handle_outcome(flow::Nanos now) noexcept;
     bool fail(model::Job& job, model::FailCode code, std::string_view detail,
               flow::Nanos now) noexcept;
+    void settle() noexcept {
+        if (m_options.settled != nullptr)
+            m_options.settled->fetch_add(1, std::memory_order_release);
+    }
     std::uint32_t resigns_of(const model::Job& job) const noexcept;
 
     flow::Channel<model::Job>::Consumer m_in;
