@@ -3,11 +3,14 @@
 // storage issue, against the database and against every transaction the
 // runs handed to their sink (the --out file, appended to and written
 // through). Also: the same with the database server itself stopped and
-// restarted mid-run, and two engines on one database at once.
+// restarted mid-run, and two engines on one database at once. And the
+// SIGKILL test again with the network in the loop: `raregen run --arc-url`
+// against the local ARC-compatible network (`raregen network serve`, a child
+// of the test), its accepted set checked instead of a file.
 //
 // Real parts only: the built binary, a real PostgreSQL 15 (the embedded test
-// cluster), SIGKILL. The random moments come from a seeded PRNG printed on
-// failure (RAREGEN_CRASH_SEED replays one).
+// cluster), the local network over HTTP, SIGKILL. The random moments come
+// from a seeded PRNG printed on failure (RAREGEN_CRASH_SEED replays one).
 
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +18,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +26,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -35,6 +40,7 @@
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
 #include "tests/tools/raregen/cli_runner.h"
+#include "tests/tools/raregen/local_network.h"
 
 namespace raregen::test {
 namespace {
@@ -74,13 +80,44 @@ int wait_exit(pid_t pid) {
 }
 
 struct SinkView {
-    std::size_t lines = 0;
-    std::size_t identical_resends = 0;
+    std::size_t lines = 0;              // file lines, or transactions the network lists
+    std::size_t identical_resends = 0;  // lines repeating an earlier line byte for byte
+    std::size_t publications = 0;       // distinct transactions carrying a record hash
     std::map<std::string, std::set<std::string>> txids_by_record;  // record hash -> txids
     std::map<std::string, std::set<std::string>> txids_by_outpoint;
-    std::set<std::string> txids;
+    std::set<std::string> txids;  // of the publications
     std::vector<std::string> problems;
 };
+
+// Files `tx` (whose txid is `txid`) under its record hash and its spent
+// outpoints. Returns false if it carries no RareGen record hash.
+bool add_transaction(SinkView& v, const chain::Transaction& tx, const std::string& txid) {
+    for (const auto& in : tx.inputs)
+        v.txids_by_outpoint[chain::to_hex_reversed(chain::ByteSpan(in.prevout.txid.data(), 32)) +
+                            ":" + std::to_string(in.prevout.vout)]
+            .insert(txid);
+    bool found = false;
+    for (const auto& o : tx.outputs) {
+        std::vector<chain::ByteSpan> pushes;
+        if (!chain::parse_data_script(o.script, pushes) || pushes.size() != 1) continue;
+        const std::string payload(reinterpret_cast<const char*>(pushes[0].data()),
+                                  pushes[0].size());
+        const auto at = payload.find("\"hash\":\"");
+        if (at == std::string::npos) continue;
+        v.txids_by_record[payload.substr(at + 8, 64)].insert(txid);
+        found = true;
+    }
+    if (found) {
+        ++v.publications;
+        v.txids.insert(txid);
+    }
+    return found;
+}
+
+std::string txid_of(const chain::Transaction& tx) {
+    const chain::Hash256 id = chain::compute_txid(tx);
+    return chain::to_hex_reversed(chain::ByteSpan(id.data(), 32));
+}
 
 // Parses every line the runs wrote: EF hex, one transaction per line.
 SinkView read_sink(const std::string& path) {
@@ -100,27 +137,42 @@ SinkView read_sink(const std::string& path) {
             v.problems.push_back("unparseable line " + std::to_string(v.lines));
             continue;
         }
-        const chain::Hash256 id = chain::compute_txid(tx);
-        const std::string txid = chain::to_hex_reversed(chain::ByteSpan(id.data(), 32));
-        v.txids.insert(txid);
-        const auto& op = tx.inputs[0].prevout;
-        v.txids_by_outpoint[chain::to_hex_reversed(chain::ByteSpan(op.txid.data(), 32)) + ":" +
-                            std::to_string(op.vout)]
-            .insert(txid);
-        std::vector<chain::ByteSpan> pushes;
-        bool found = false;
-        for (const auto& o : tx.outputs) {
-            if (!chain::parse_data_script(o.script, pushes) || pushes.size() != 1) continue;
-            const std::string payload(reinterpret_cast<const char*>(pushes[0].data()),
-                                      pushes[0].size());
-            const auto at = payload.find("\"hash\":\"");
-            if (at == std::string::npos) continue;
-            v.txids_by_record[payload.substr(at + 8, 64)].insert(txid);
-            found = true;
-        }
-        if (!found) v.problems.push_back("no record hash in line " + std::to_string(v.lines));
+        if (!add_transaction(v, tx, txid_of(tx)))
+            v.problems.push_back("no record hash in line " + std::to_string(v.lines));
     }
     return v;
+}
+
+// Every transaction the network accepted (GET /admin/txs: the split
+// transactions and the publications; funding ones are not listed).
+SinkView read_network(const LocalNetwork& network) {
+    SinkView v;
+    const nlohmann::json j = network.get("/admin/txs");
+    if (!j.is_object() || !j.contains("txs") || !j["txs"].is_array()) {
+        v.problems.push_back("GET /admin/txs has no txs array");
+        return v;
+    }
+    for (const nlohmann::json& t : j["txs"]) {
+        ++v.lines;
+        const std::string listed = t.value("txid", "");
+        const auto bytes = chain::from_hex(t.value("rawTx", ""));
+        chain::Transaction tx;
+        if (!bytes || !chain::parse_transaction(*bytes, tx).ok()) {
+            v.problems.push_back("unparseable rawTx of " + listed);
+            continue;
+        }
+        const std::string txid = txid_of(tx);
+        if (txid != listed)
+            v.problems.push_back("the network lists " + listed + " for a tx whose txid is " + txid);
+        add_transaction(v, tx, txid);  // split transactions carry no record: not publications
+    }
+    return v;
+}
+
+// Sanitizer and runtime reports in a child's stderr (one EXPECT per marker).
+void expect_no_reports(const std::string& what, const std::string& text) {
+    for (const char* marker : {"Sanitizer", "runtime error:", "terminate called"})
+        EXPECT_EQ(text.find(marker), std::string::npos) << what << ":\n" << text;
 }
 
 // Lines in the sink so far: a cheap progress probe (read_sink parses them all).
@@ -129,6 +181,13 @@ std::size_t count_lines(const std::string& path) {
     return static_cast<std::size_t>(
         std::count(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>(), '\n'));
 }
+
+// What a series of SIGKILLs did.
+struct KillTally {
+    int kills = 0;
+    int killed_sending = 0;  // killed after the run had sent something (progress moved)
+    int finished_early = 0;  // runs that ended before their moment came
+};
 
 class RunCrash : public pg::testing::PgTest {
   protected:
@@ -140,10 +199,7 @@ class RunCrash : public pg::testing::PgTest {
         ASSERT_EQ(
             run_cli({"keys", "generate", "--testnet", "--out", m_dir.path("key.wif")}).exit_code,
             0);
-        ASSERT_EQ(run_cli({"gen", "utxos", std::to_string(k_jobs + k_jobs / 2), "--key-file",
-                           m_dir.path("key.wif"), "--out", m_dir.path("utxos.txt"), "--force"})
-                      .exit_code,
-                  0);
+        ASSERT_NO_FATAL_FAILURE(make_utxos(k_jobs + k_jobs / 2));
         ASSERT_EQ(run_cli({"gen", "intents", std::to_string(k_jobs), "--signers", "4", "--out",
                            m_dir.path("intents.ndjson"), "--registered",
                            m_dir.path("registered.txt"), "--force"})
@@ -154,30 +210,37 @@ class RunCrash : public pg::testing::PgTest {
         m_rng.seed(m_seed);
     }
 
+    // Writes `count` publish UTXOs of the key to utxos.txt (made up: the
+    // file sink checks nothing on a chain).
+    virtual void make_utxos(int count) {
+        ASSERT_EQ(run_cli({"gen", "utxos", std::to_string(count), "--key-file",
+                           m_dir.path("key.wif"), "--out", m_dir.path("utxos.txt"), "--force"})
+                      .exit_code,
+                  0);
+    }
+    // Where the runs send: `--out FILE` (two arguments, kept at v[9], v[10]).
+    virtual std::vector<std::string> sink_args() const { return {"--out", m_dir.path("tx.ef")}; }
+    // How far the runs have got: transactions handed over so far (it only grows).
+    virtual std::size_t progress() const { return count_lines(m_dir.path("tx.ef")); }
+    // Every transaction the runs handed over.
+    virtual SinkView sink_view() const { return read_sink(m_dir.path("tx.ef")); }
+
     std::vector<std::string> run_args(const std::string& rate = "100") const {
-        return {"run",
-                "--intents",
-                m_dir.path("intents.ndjson"),
-                "--utxos",
-                m_dir.path("utxos.txt"),
-                "--key-file",
-                m_dir.path("key.wif"),
-                "--registered",
-                m_dir.path("registered.txt"),
-                "--out",
-                m_dir.path("tx.ef"),
-                "--rate",
-                rate,
-                "--period-ms",
-                "1000",
-                "--window-ms",
-                "100",
-                "--batch-size",
-                "37",
-                "--progress",
-                "0",
-                "--lease-s",
-                "3600"};
+        std::vector<std::string> args = {"run",
+                                         "--intents",
+                                         m_dir.path("intents.ndjson"),
+                                         "--utxos",
+                                         m_dir.path("utxos.txt"),
+                                         "--key-file",
+                                         m_dir.path("key.wif"),
+                                         "--registered",
+                                         m_dir.path("registered.txt")};
+        const std::vector<std::string> sink = sink_args();
+        args.insert(args.end(), sink.begin(), sink.end());
+        for (const char* a : {"--rate", rate.c_str(), "--period-ms", "1000", "--window-ms", "100",
+                              "--batch-size", "37", "--progress", "0", "--lease-s", "3600"})
+            args.emplace_back(a);
+        return args;
     }
 
     // Runs to completion (no kill); returns its exit code.
@@ -185,7 +248,64 @@ class RunCrash : public pg::testing::PgTest {
         return wait_exit(spawn(run_args("1000"), m_db, m_dir.path("final")));
     }
 
-    // Every exactly-once check of the issue, over the database and the sink.
+    // Starts `raregen run` k_kills times and SIGKILLs each at a random
+    // moment: half at any moment after the start (start-up, loading,
+    // recovery), half while the run is sending: a random delay after the
+    // run has handed over a new transaction (so a slow, sanitizer-built
+    // binary is killed mid-work too, not only during start-up). Then one
+    // run to completion, and no sanitizer or runtime report from any run.
+    KillTally kill_repeatedly_then_finish() {
+        KillTally t;
+        std::uniform_int_distribution<int> any_moment_ms(50, 1200);
+        std::uniform_int_distribution<int> while_sending_ms(0, 600);
+        const std::size_t at_start = progress();
+        for (int attempt = 0; t.kills < k_kills && attempt < 3 * k_kills; ++attempt) {
+            const bool mid_send = attempt % 2 == 1;
+            const std::size_t before = progress();
+            const pid_t pid = spawn(run_args(), m_db, m_dir.path("killed"));
+            int status = 0;
+            pid_t done = 0;
+            auto alive = [&] { return (done = ::waitpid(pid, &status, WNOHANG)) == 0; };
+            if (mid_send) {
+                // Wait (bounded) for progress, then a random moment more.
+                for (int i = 0; i < 12000 && alive() && progress() == before; ++i)
+                    std::this_thread::sleep_for(5ms);
+            }
+            const auto until = std::chrono::steady_clock::now() +
+                               std::chrono::milliseconds(mid_send ? while_sending_ms(m_rng)
+                                                                  : any_moment_ms(m_rng));
+            while (done == 0 && std::chrono::steady_clock::now() < until && alive())
+                std::this_thread::sleep_for(5ms);
+            if (done == pid) {
+                // The run ended before its moment came: it must have ended well.
+                ++t.finished_early;
+                EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+                    << read_file(m_dir.path("killed.err"));
+                continue;
+            }
+            if (progress() > before) ++t.killed_sending;
+            ::kill(pid, SIGKILL);
+            wait_exit(pid);
+            ++t.kills;
+        }
+        EXPECT_EQ(t.kills, k_kills);
+        EXPECT_GE(t.killed_sending, k_kills / 2)
+            << "too few kills landed while the run was sending";
+        const std::size_t handed_over = progress() - at_start;
+        EXPECT_GT(handed_over, 0u) << "the killed runs never got to send anything";
+        EXPECT_EQ(run_to_completion(), 0) << read_file(m_dir.path("final.err"));
+        // The runs share their stderr logs.
+        for (const char* log : {"killed.err", "final.err"})
+            expect_no_reports(log, read_file(m_dir.path(log)));
+        std::printf(
+            "[ crash    ] %d SIGKILLs, %d of them while sending (%d runs ended before their "
+            "kill); %zu transactions handed over before the final run\n",
+            t.kills, t.killed_sending, t.finished_early, handed_over);
+        return t;
+    }
+
+    // Every exactly-once check of the issue, over the database and what the
+    // runs handed over (sink_view()).
     void check_exactly_once() {
         pg::Connection c = connect(m_db);
         auto scalar = [&](const std::string& sql) {
@@ -210,17 +330,18 @@ class RunCrash : public pg::testing::PgTest {
                   "0");
         EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE processing_batch_id IS NULL"),
                   "0");
-        // The sink: each record hash in exactly one transaction (identical
-        // bytes sent again are allowed), no UTXO in two transactions.
-        const SinkView v = read_sink(m_dir.path("tx.ef"));
+        // What was handed over: each record hash in exactly one transaction
+        // (identical bytes sent again are allowed), no UTXO in two transactions.
+        const SinkView v = sink_view();
         EXPECT_TRUE(v.problems.empty()) << v.problems.front();
+        EXPECT_EQ(v.publications, static_cast<std::size_t>(k_jobs));
         EXPECT_EQ(v.txids.size(), static_cast<std::size_t>(k_jobs));
         EXPECT_EQ(v.txids_by_record.size(), static_cast<std::size_t>(k_jobs));
         for (const auto& [record, txids] : v.txids_by_record)
             EXPECT_EQ(txids.size(), 1u) << "record " << record << " published in several txs";
         for (const auto& [outpoint, txids] : v.txids_by_outpoint)
             EXPECT_EQ(txids.size(), 1u) << "UTXO " << outpoint << " spent by several txs";
-        // Each job's txid is the one the sink holds for its record.
+        // Each job's txid is the one handed over for its record.
         pg::Result rows = c.exec("SELECT record_hash, txid FROM publish_jobs");
         ASSERT_TRUE(rows.ok());
         int mismatches = 0;
@@ -235,8 +356,8 @@ class RunCrash : public pg::testing::PgTest {
                          "u.txid AND p.spent_vout = u.vout WHERE u.status <> 'spent' OR "
                          "u.spent_by_txid <> p.txid"),
                   "0");
-        std::printf("[ crash    ] sink lines %zu, identical resends %zu, seed %llu\n", v.lines,
-                    v.identical_resends, static_cast<unsigned long long>(m_seed));
+        std::printf("[ crash    ] handed over: %zu lines, identical resends %zu, seed %llu\n",
+                    v.lines, v.identical_resends, static_cast<unsigned long long>(m_seed));
     }
 
     TempDir m_dir;
@@ -245,61 +366,71 @@ class RunCrash : public pg::testing::PgTest {
     std::mt19937_64 m_rng;
 };
 
+// The same runs sending to the local network (`run --arc-url`, no --out):
+// the key is funded on the network, the publish UTXOs are split from it
+// there (`raregen utxos split`), and what was handed over is the network's
+// accepted set (GET /admin/txs). The network is a child process, stopped
+// (SIGTERM, waited for) with the fixture whatever the outcome.
+class RunCrashNetwork : public RunCrash {
+  protected:
+    void make_utxos(int count) override {
+        m_network.emplace(m_dir, std::vector<std::string>{"--block-interval-ms", "500"});
+        ASSERT_FALSE(m_network->url().empty());
+        ASSERT_TRUE(m_network->fund_and_split(
+            m_dir.path("key.wif"), static_cast<std::size_t>(count), m_dir.path("utxos.txt")));
+        m_at_start = m_network->get("/admin/stats");
+    }
+    std::vector<std::string> sink_args() const override { return {"--arc-url", m_network->url()}; }
+    // Transactions the network accepted (the split ones included: only the
+    // growth matters).
+    std::size_t progress() const override { return m_network->accepted_count(); }
+    SinkView sink_view() const override { return read_network(*m_network); }
+
+    std::optional<LocalNetwork> m_network;
+    nlohmann::json m_at_start;  // its stats once the UTXOs are split
+};
+
 TEST_F(RunCrash, SigkillAtRandomMomentsLosesAndDuplicatesNothing) {
     SCOPED_TRACE("RAREGEN_CRASH_SEED=" + std::to_string(m_seed));
-    int kills = 0, finished_early = 0, killed_sending = 0;
-    // Half the kills land at any moment after the start (start-up, loading,
-    // recovery), half while the run is sending: a random delay after the
-    // run has handed a new transaction to the sink (so a slow, sanitizer-
-    // built binary is killed mid-work too, not only during start-up).
-    std::uniform_int_distribution<int> any_moment_ms(50, 1200);
-    std::uniform_int_distribution<int> while_sending_ms(0, 600);
-    const std::string sink = m_dir.path("tx.ef");
-    for (int attempt = 0; kills < k_kills && attempt < 3 * k_kills; ++attempt) {
-        const bool mid_send = attempt % 2 == 1;
-        const std::size_t lines_before = count_lines(sink);
-        const pid_t pid = spawn(run_args(), m_db, m_dir.path("killed"));
-        int status = 0;
-        pid_t done = 0;
-        auto alive = [&] { return (done = ::waitpid(pid, &status, WNOHANG)) == 0; };
-        if (mid_send) {
-            // Wait (bounded) for progress, then a random moment more.
-            for (int i = 0; i < 12000 && alive() && count_lines(sink) == lines_before; ++i)
-                std::this_thread::sleep_for(5ms);
-        }
-        const auto until =
-            std::chrono::steady_clock::now() +
-            std::chrono::milliseconds(mid_send ? while_sending_ms(m_rng) : any_moment_ms(m_rng));
-        while (done == 0 && std::chrono::steady_clock::now() < until && alive())
-            std::this_thread::sleep_for(5ms);
-        if (done == pid) {
-            // The run ended before its moment came: it must have ended well.
-            ++finished_early;
-            EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-                << read_file(m_dir.path("killed.err"));
-            continue;
-        }
-        if (count_lines(sink) > lines_before) ++killed_sending;
-        ::kill(pid, SIGKILL);
-        wait_exit(pid);
-        ++kills;
-    }
-    EXPECT_EQ(kills, k_kills);
-    EXPECT_GE(killed_sending, k_kills / 2) << "too few kills landed while the run was sending";
-    const SinkView before_final = read_sink(sink);
-    EXPECT_GT(before_final.lines, 0u) << "the killed runs never got to send anything";
-    ASSERT_EQ(run_to_completion(), 0) << read_file(m_dir.path("final.err"));
-    // No sanitizer or runtime report from any of the runs (they share stderr logs).
-    for (const char* log : {"killed.err", "final.err"}) {
-        const std::string text = read_file(m_dir.path(log));
-        for (const char* marker : {"Sanitizer", "runtime error:", "terminate called"})
-            EXPECT_EQ(text.find(marker), std::string::npos) << log << ":\n" << text;
-    }
-    std::printf(
-        "[ crash    ] %d SIGKILLs, %d of them while sending (%d runs ended before their "
-        "kill); %zu transactions handed over before the final run\n",
-        kills, killed_sending, finished_early, before_final.lines);
+    kill_repeatedly_then_finish();
     check_exactly_once();
+}
+
+TEST_F(RunCrashNetwork, SigkillAtRandomMomentsTheNetworkAcceptsEachJobOnce) {
+    SCOPED_TRACE("RAREGEN_CRASH_SEED=" + std::to_string(m_seed));
+    kill_repeatedly_then_finish();
+    // The network's accepted set holds each job exactly once.
+    check_exactly_once();
+    const SinkView v = sink_view();
+    const nlohmann::json stats = m_network->get("/admin/stats");
+    ASSERT_TRUE(stats.is_object() && m_at_start.is_object());
+    const nlohmann::json& txs = stats["txs"];
+    // Everything it accepted is listed: the publications and the splits.
+    EXPECT_EQ(txs.value("accepted", std::size_t{0}), v.lines) << stats.dump();
+    // A UTXO goes into one signed transaction only (design invariant 4): the
+    // network never saw a second transaction for an outpoint, nor refused any.
+    EXPECT_EQ(txs.value("double_spends", -1), 0) << stats.dump();
+    long long rejected = 0;
+    for (const auto& [code, n] : txs["rejected"].items())
+        rejected += n.get<long long>();
+    EXPECT_EQ(rejected, 0) << stats.dump();
+    // The final run's view: jobs a killed run left 'sending' are looked up
+    // at the network (GET /v1/tx) and re-sent only if it lacks them.
+    const nlohmann::json final_run =
+        nlohmann::json::parse(read_file(m_dir.path("final.out")), nullptr, false);
+    const nlohmann::json arc = final_run.is_object()
+                                   ? final_run.value("arc", nlohmann::json::object())
+                                   : nlohmann::json::object();
+    std::printf(
+        "[ network  ] accepted %zu (%zu publications, %zu splits), resubmitted %lld, "
+        "transactions received %lld; final run: %lld status checks, %lld posted\n",
+        txs.value("accepted", std::size_t{0}), v.publications, v.lines - v.publications,
+        txs.value("resubmitted", -1LL) - m_at_start["txs"].value("resubmitted", 0LL),
+        txs.value("received", -1LL) - m_at_start["txs"].value("received", 0LL),
+        arc.value("status_checks", -1LL), arc.value("txs_posted", -1LL));
+    // Stopped here so its exit-time reports (leaks) are in its log.
+    m_network.reset();
+    expect_no_reports("network serve", read_file(m_dir.path("network.err")));
 }
 
 TEST_F(RunCrash, DatabaseStoppedAndStartedMidRunLosesNothing) {
