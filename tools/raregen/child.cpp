@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -55,20 +56,27 @@ pid_t spawn_self(const ChildSpec& spec, std::string& error) {
     return pid;
 }
 
-int wait_child(pid_t pid) {
+int wait_child(pid_t pid, double* cpu_seconds) {
     int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
+    rusage usage{};
+    while (::wait4(pid, &status, 0, &usage) < 0) {
         if (errno != EINTR) return -1;
+    }
+    if (cpu_seconds != nullptr) {
+        auto seconds = [](const timeval& t) {
+            return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+        };
+        *cpu_seconds = seconds(usage.ru_utime) + seconds(usage.ru_stime);
     }
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;
 }
 
-int run_self(const ChildSpec& spec, std::string& error) {
+int run_self(const ChildSpec& spec, std::string& error, double* cpu_seconds) {
     const pid_t pid = spawn_self(spec, error);
     if (pid < 0) return -1;
-    return wait_child(pid);
+    return wait_child(pid, cpu_seconds);
 }
 
 }  // namespace raregen::cli

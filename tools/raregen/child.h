@@ -21,8 +21,9 @@ struct ChildSpec {
 // Starts the child; returns its pid, or -1 with `error` set.
 pid_t spawn_self(const ChildSpec& spec, std::string& error);
 // Waits for it; returns its exit code, or 128 + signal if a signal ended it.
-int wait_child(pid_t pid);
+// `cpu_seconds` (if given) receives the CPU time (user + system) it used.
+int wait_child(pid_t pid, double* cpu_seconds = nullptr);
 // Runs it to the end; returns the exit code (-1 if it could not start).
-int run_self(const ChildSpec& spec, std::string& error);
+int run_self(const ChildSpec& spec, std::string& error, double* cpu_seconds = nullptr);
 
 }  // namespace raregen::cli

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,10 +78,11 @@ void say(const std::string& line) {
 
 // Runs `raregen <args>`, printing the command first.
 int step(const std::vector<std::string>& args, const std::string& stdout_path,
-         const std::vector<std::pair<std::string, std::string>>& env, std::string& error) {
+         const std::vector<std::pair<std::string, std::string>>& env, std::string& error,
+         double* cpu_seconds = nullptr) {
     say("$ raregen " + join(args) + (stdout_path.empty() ? "" : " > " + stdout_path));
     ChildSpec spec{args, env, stdout_path};
-    const int rc = run_self(spec, error);
+    const int rc = run_self(spec, error, cpu_seconds);
     if (rc != 0 && error.empty())
         error = "`raregen " + args[0] + (args.size() > 1 ? " " + args[1] : "") +
                 "` failed with exit code " + std::to_string(rc) + " (its message is above)";
@@ -113,17 +115,42 @@ std::optional<std::string> published_hash(const chain::Transaction& tx) {
     return std::nullopt;
 }
 
+// CPU seconds used by a process and its children that have exited (for the
+// private PostgreSQL: the postmaster plus the backends of the run's
+// connections, which are gone by then), from /proc/PID/stat.
+std::optional<double> process_tree_cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const std::size_t close = stat.rfind(')');
+    if (close == std::string::npos) return std::nullopt;
+    std::istringstream fields(stat.substr(close + 2));
+    std::vector<std::string> f;
+    for (std::string s; fields >> s;)
+        f.push_back(s);
+    // After the command: state is field 3; utime..cstime are fields 14..17.
+    if (f.size() < 15) return std::nullopt;
+    double ticks = 0;
+    for (int i = 11; i <= 14; ++i)
+        ticks += std::stod(f[static_cast<std::size_t>(i)]);
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
 // A local network started for the demo; stopped (SIGTERM, then waited for)
 // when this goes out of scope.
 struct LocalNetwork {
     pid_t pid = -1;
     std::string url;
-    ~LocalNetwork() {
+    // Stops it; returns the CPU seconds it used (0 if it was not running).
+    double stop() {
+        double cpu = 0;
         if (pid > 0) {
             ::kill(pid, SIGTERM);
-            wait_child(pid);
+            wait_child(pid, &cpu);
+            pid = -1;
         }
+        return cpu;
     }
+    ~LocalNetwork() { stop(); }
 };
 
 int run_demo(const DemoOptions& o) {
@@ -261,7 +288,8 @@ int run_demo(const DemoOptions& o) {
                                     at("rejects.jsonl"), "--change"};
     if (!o.gate) run.push_back("--no-gate");
     run.insert(run.end(), o.run_args.begin(), o.run_args.end());
-    const int run_rc = step(run, at("run.json"), env, error);
+    double run_cpu = 0;
+    const int run_rc = step(run, at("run.json"), env, error, &run_cpu);
     const auto summary = read_json(at("run.json"));
     if (!summary)
         return internal_error("`raregen run` failed (exit code " + std::to_string(run_rc) +
@@ -361,6 +389,9 @@ int run_demo(const DemoOptions& o) {
         ok = ok && unknown_txids == 0;
     }
     proof["exactly_once"] = ok;
+    // The network's CPU covers the split and the proof's queries too: an
+    // upper bound on what the run cost it.
+    const double network_cpu = network.stop();
 
     // ---- the report ----
     Json report;
@@ -376,6 +407,21 @@ int run_demo(const DemoOptions& o) {
     report["seconds"] = summary->value("seconds", 0.0);
     report["tx_per_second"] = summary->value("tx_per_second", 0.0);
     report["latency_ms"] = summary->value("latency_ms", Json::object());
+    Json cpu;
+    cpu["engine_run_s"] = run_cpu;
+    if (local_network) cpu["local_network_s"] = network_cpu;
+    const double sent_d = static_cast<double>(sent);
+    if (sent > 0) {
+        cpu["engine_us_per_tx"] = run_cpu * 1e6 / sent_d;
+        if (local_network) cpu["network_us_per_tx"] = network_cpu * 1e6 / sent_d;
+    }
+    if (embedded) {
+        if (const auto db_cpu = process_tree_cpu_seconds(embedded->server_pid())) {
+            cpu["database_s"] = *db_cpu;
+            if (sent > 0) cpu["database_us_per_tx"] = *db_cpu * 1e6 / sent_d;
+        }
+    }
+    report["cpu"] = cpu;
     report["stages"] = summary->value("stages", Json::object());
     report["arc"] = summary->value("arc", Json::object());
     report["write_behind"] = summary->value("write_behind", Json::object());
