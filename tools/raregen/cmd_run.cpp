@@ -1,5 +1,7 @@
 // `raregen run`: the whole pipeline over a file of intents:
-// ingest -> sequence -> sign -> gate -> a file of signed transactions.
+// ingest -> sequence -> sign -> gate -> send, to ARC (--arc-url / ARC_URL:
+// stages/send/arc_client.h, with ARC callbacks if --callback-listen) or to a
+// file of signed transactions (--out).
 //
 // With a database (the default): DATABASE_URL, or with none a private
 // PostgreSQL started for the run. Every fact goes through the write-behind,
@@ -726,8 +728,8 @@ void register_run_commands(CLI::App& app) {
     CLI::App* run = app.add_subcommand(
         "run",
         "Run the pipeline over a file of signed intents: validate, batch, sign one publication "
-        "transaction per accepted intent (one UTXO each), pass the rate gate, and append the "
-        "transactions to --out, one hex line each. Durable in PostgreSQL (DATABASE_URL, else a "
+        "transaction per accepted intent (one UTXO each), pass the rate gate, and broadcast the "
+        "transactions to ARC (--arc-url or ARC_URL) or append them to --out, one hex line each. Durable in PostgreSQL (DATABASE_URL, else a "
         "private cluster for the run): a killed run resumes at the next start. Progress on "
         "stderr; a summary JSON on stdout. SIGINT/SIGTERM stop intake and drain: nothing "
         "accepted is lost.");
