@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/chain/tx.h"
+#include "stages/send/arc_answer.h"
 
 namespace raregen::send {
 
@@ -24,6 +25,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 namespace dom = simdjson::dom;
+using Line = TextLine;
 
 constexpr std::uint32_t k_none = 0xffffffffu;
 // An answer larger than this is abandoned (a transport error): ARC's answer
@@ -97,57 +99,6 @@ void assign_cut(model::FixedString<N>& out, std::string_view s) noexcept {
         return;
     }
     out.assign(s.substr(0, std::min(s.size(), N)));
-}
-
-// Text builder over a fixed buffer: the I/O thread formats details without
-// allocating.
-class Line {
-  public:
-    Line& operator<<(std::string_view s) noexcept {
-        const std::size_t n = std::min(s.size(), m_buf.size() - m_size);
-        if (n == 0) return *this;  // s.data() may be null
-        std::memcpy(m_buf.data() + m_size, s.data(), n);
-        m_size += n;
-        return *this;
-    }
-    Line& operator<<(std::uint64_t v) noexcept {
-        char tmp[24];
-        std::size_t n = 0;
-        do {
-            tmp[n++] = static_cast<char>('0' + v % 10);
-            v /= 10;
-        } while (v != 0);
-        std::reverse(tmp, tmp + n);
-        return *this << std::string_view(tmp, n);
-    }
-    std::string_view view() const noexcept { return {m_buf.data(), m_size}; }
-
-  private:
-    std::array<char, 480> m_buf{};
-    std::size_t m_size = 0;
-};
-
-bool accepted_status(std::string_view s) noexcept {
-    return s != "REJECTED" && s != "DOUBLE_SPEND_ATTEMPTED" && s != "SEEN_IN_ORPHAN_MEMPOOL" &&
-           s != "UNKNOWN" && !s.empty();
-}
-bool refused_status(std::string_view s) noexcept {
-    return s == "REJECTED" || s == "DOUBLE_SPEND_ATTEMPTED";
-}
-
-std::string_view get_str(dom::object obj, std::string_view key) noexcept {
-    std::string_view v;
-    if (obj[key].get_string().get(v) != simdjson::SUCCESS) return {};
-    return v;
-}
-std::int64_t get_int(dom::object obj, std::string_view key) noexcept {
-    dom::element e;
-    if (obj[key].get(e) != simdjson::SUCCESS) return 0;
-    std::int64_t i = 0;
-    if (e.get_int64().get(i) == simdjson::SUCCESS) return i;
-    double d = 0;
-    if (e.get_double().get(d) == simdjson::SUCCESS) return static_cast<std::int64_t>(d);
-    return 0;
 }
 
 std::uint64_t mix(const chain::Hash256& h) noexcept {
@@ -403,13 +354,8 @@ struct ArcClient::Impl {
     bool apply_policy(std::string& answer) noexcept {
         dom::element root;
         if (!parse_text(answer, root)) return false;
-        std::uint64_t sat = 0, bytes = 0;
-        if (root["policy"]["miningFee"]["satoshis"].get_uint64().get(sat) != simdjson::SUCCESS ||
-            root["policy"]["miningFee"]["bytes"].get_uint64().get(bytes) != simdjson::SUCCESS)
-            return false;
-        // Same bounds as parse_fee_rate, so fee arithmetic cannot overflow.
-        if (bytes == 0 || sat >= (1u << 31) || bytes >= (1u << 31)) return false;
-        chain::FeeRate live{sat, bytes};
+        chain::FeeRate live;
+        if (!arc_policy_fee(root, live)) return false;
         const chain::FeeRate eff = live.at_least(s.fee_floor) ? live : s.fee_floor;
         rate.store(pack_rate(eff), std::memory_order_release);
         add(c.policy_reads);
@@ -674,8 +620,7 @@ struct ArcClient::Impl {
     bool parse_text(std::string& text, dom::element& root) noexcept {
         const std::size_t n = text.size();
         text.resize(n + simdjson::SIMDJSON_PADDING, '\0');
-        const bool ok = parser.parse(text.data(), n, false).get(root) == simdjson::SUCCESS;
-        return ok;
+        return parse_arc_json(parser, std::string_view(text.data(), n), root);
     }
 
     // Position of the job (not yet decided) whose txid is `display`, or k_none.
@@ -710,67 +655,26 @@ struct ArcClient::Impl {
         if (a == Action::done || a == Action::fee_wait) assign_cut(sl.out.detail, why);
     }
 
-    // Reads an ARC error entry/object into a readable detail.
-    static void error_detail(Line& l, std::int64_t status, dom::object obj) noexcept {
-        l << "ARC " << static_cast<std::uint64_t>(std::max<std::int64_t>(status, 0));
-        const std::string_view title = get_str(obj, "title");
-        if (!title.empty()) l << " " << title;
-        const std::string_view detail = get_str(obj, "detail");
-        const std::string_view extra = get_str(obj, "extraInfo");
-        if (!detail.empty()) l << ": " << detail;
-        if (!extra.empty())
-            l << (detail.empty() ? ": " : " (") << extra << (detail.empty() ? "" : ")");
-    }
-
     // One entry of a 200 answer (or a GET /v1/tx answer) for the job at `i`.
     void classify_entry(std::uint32_t i, dom::object obj) noexcept {
         Slot& sl = slots[i];
-        const std::string_view tx_status = get_str(obj, "txStatus");
-        if (!tx_status.empty()) {
-            assign_cut(sl.out.tx_status, tx_status);
-            const auto status = static_cast<std::uint16_t>(get_int(obj, "status"));
-            Line l;
-            if (refused_status(tx_status)) {
-                l << tx_status;
-                if (tx_status == "DOUBLE_SPEND_ATTEMPTED") {
-                    dom::array competing;
-                    if (obj["competingTxs"].get_array().get(competing) == simdjson::SUCCESS) {
-                        const char* sep = ": competing ";
-                        for (dom::element e : competing) {
-                            std::string_view t;
-                            if (e.get_string().get(t) == simdjson::SUCCESS) {
-                                l << sep << t;
-                                sep = ", ";
-                            }
-                        }
-                    }
-                }
-                const std::string_view extra = get_str(obj, "extraInfo");
-                if (!extra.empty()) l << " (" << extra << ")";
-                decide(i, Action::done, status == 0 ? 200 : status, l.view());
-                sl.out.verdict = ArcVerdict::failed;
-            } else if (accepted_status(tx_status)) {
-                decide(i, Action::done, status == 0 ? 200 : status, {});
+        const ArcEntry e = classify_arc_entry(obj);
+        if (!e.tx_status.empty()) assign_cut(sl.out.tx_status, e.tx_status);
+        switch (e.kind) {
+            case ArcEntryKind::sent:
+                decide(i, Action::done, e.status, {});
                 sl.out.verdict = ArcVerdict::sent;
-            } else {
-                // SEEN_IN_ORPHAN_MEMPOOL: a parent is missing (it may still
-                // arrive); UNKNOWN: ARC has not taken it. Both: send again.
-                l << "ARC answered " << tx_status;
-                decide(i, Action::retry_backoff, status == 0 ? 200 : status, l.view());
-            }
-            return;
-        }
-        const std::int64_t status = get_int(obj, "status");
-        Line l;
-        error_detail(l, status, obj);
-        if (status == 465) {
-            decide(i, Action::fee_wait, 465, l.view());
-        } else if (status >= 400 && status < 500) {
-            decide(i, Action::done, static_cast<std::uint16_t>(status), l.view());
-            sl.out.verdict = ArcVerdict::failed;
-        } else {
-            decide(i, Action::retry_backoff,
-                   static_cast<std::uint16_t>(std::max<std::int64_t>(status, 0)), l.view());
+                break;
+            case ArcEntryKind::failed:
+                decide(i, Action::done, e.status, e.detail.view());
+                sl.out.verdict = ArcVerdict::failed;
+                break;
+            case ArcEntryKind::fee_too_low:
+                decide(i, Action::fee_wait, e.status, e.detail.view());
+                break;
+            case ArcEntryKind::retry:
+                decide(i, Action::retry_backoff, e.status, e.detail.view());
+                break;
         }
     }
 
@@ -825,7 +729,7 @@ struct ArcClient::Impl {
                 for (dom::element e : arr) {
                     dom::object obj;
                     if (e.get_object().get(obj) != simdjson::SUCCESS) continue;
-                    const std::uint32_t pos = find(cn, get_str(obj, "txid"));
+                    const std::uint32_t pos = find(cn, arc_string(obj, "txid"));
                     if (pos != k_none) classify_entry(cn.jobs[pos], obj);
                 }
                 for (std::uint32_t p = 0; p < n; ++p) {
@@ -841,7 +745,7 @@ struct ArcClient::Impl {
             if (http >= 500 || http == 429) add(c.http_5xx);
             dom::object obj;
             if (parse(cn, root) && root.get_object().get(obj) == simdjson::SUCCESS)
-                error_detail(l, http, obj);
+                arc_error_detail(l, http, obj);
             else
                 l << "ARC answered HTTP " << static_cast<std::uint64_t>(http);
             all(cn, n, Action::retry_backoff, static_cast<std::uint16_t>(http), l.view());
@@ -852,9 +756,9 @@ struct ArcClient::Impl {
             std::int64_t status = http;
             if (parse(cn, root) && root.get_object().get(obj) == simdjson::SUCCESS) {
                 build_table(cn, n);
-                pos = find(cn, get_str(obj, "txid"));
-                if (get_int(obj, "status") >= 400) status = get_int(obj, "status");
-                error_detail(l, status, obj);
+                pos = find(cn, arc_string(obj, "txid"));
+                if (arc_int(obj, "status") >= 400) status = arc_int(obj, "status");
+                arc_error_detail(l, status, obj);
             } else {
                 l << "ARC answered HTTP " << static_cast<std::uint64_t>(http);
             }
@@ -949,7 +853,7 @@ struct ArcClient::Impl {
             auth_failure(cn, 1, http);
         } else if (http == 200 && parse(cn, root) &&
                    root.get_object().get(obj) == simdjson::SUCCESS &&
-                   !get_str(obj, "txStatus").empty()) {
+                   !arc_string(obj, "txStatus").empty()) {
             classify_entry(i, obj);
             sl.out.arc_status = 200;
             // Known but not held by the network (orphan, unknown): broadcast.
