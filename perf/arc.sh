@@ -59,6 +59,11 @@ print(f"\ngate open: {o['transactions']['sent']} sent in {o['seconds']:.2f} s = 
 busy = {k: v["busy_ms"] for k, v in o["stages"].items()}
 total = sum(busy.values())
 print("  engine stage CPU (busy ms): " + ", ".join(f"{k} {v:.0f}" for k, v in busy.items()))
+c = o.get("cpu", {})
+if c:
+    print(f"  CPU per transaction: engine {c.get('engine_us_per_tx', 0):.0f} us, local network "
+          f"{c.get('network_us_per_tx', 0):.0f} us, PostgreSQL {c.get('database_us_per_tx', 0):.0f} us "
+          f"(2 cores = 2,000,000 us of CPU per second)")
 w = o["write_behind"]
 print(f"  write-behind: {w['commits']} commits, {w['rows_per_flush']:.0f} facts per flush, "
       f"flush p50 {w['flush_ms_p50']:.0f} ms, p99 {w['flush_ms_p99']:.0f} ms")
@@ -73,9 +78,12 @@ for i in range(len(pub)):
         j += 1
     best = max(best, i - j + 1)
 span = (pub[-1] - pub[0]) / 1000 if len(pub) > 1 else 0
-print(f"\nseed gate (500 per 3 s): {g['transactions']['sent']} sent in {g['seconds']:.2f} s = "
-      f"{g['tx_per_second']:.1f} tx/s overall; {len(pub) / span if span else 0:.1f} tx/s from first "
-      f"to last acceptance; most accepted in any 3 s window: {best} (limit 500)")
+# The first 500 are a free burst; the sustained rate is what follows it.
+sustained = (len(pub) - 500) / span if span and len(pub) > 500 else 0
+print(f"\nseed gate (500 per 3 s): {g['transactions']['sent']} sent in {g['seconds']:.2f} s "
+      f"({g['tx_per_second']:.1f} tx/s overall, the first 500 a burst); sustained after the burst "
+      f"{sustained:.1f} tx/s (the seed's 166.67 less the network's answer time per token cycle); "
+      f"most accepted in any 3 s window: {best} (limit 500)")
 if best > 500:
     sys.exit("perf/arc.sh: the gate let more than 500 through in a 3-second window")
 PY
