@@ -14,11 +14,11 @@
 namespace raregen::chain {
 
 struct SplitResult {
-    Transaction tx;        // signed; inputs[0].prev set (so it serializes as EF)
-    Hash256 txid{};        // internal order
+    Transaction tx;           // signed; inputs[0].prev set (so it serializes as EF)
+    Hash256 txid{};           // internal order
     std::int64_t change = 0;  // value of the last output (0: no change output)
     std::uint64_t fee = 0;
-    std::string error;     // empty on success; else what was wrong and what to do
+    std::string error;  // empty on success; else what was wrong and what to do
     bool ok() const { return error.empty(); }
 };
 

@@ -8,6 +8,7 @@
 //   sequence  batch_no, batch_seq
 //   sign      utxo, txid, raw, ef
 //   gate      released_at
+//   send      resigns (and txid, raw, ef again after a fee refusal)
 // Later stages read what earlier ones wrote; nobody rewrites another stage's
 // fields. signed_ticket is the write-behind's receipt for the tx_signed fact
 // (the gate's fence waits for it to be durable); fail says why a job ended
@@ -55,10 +56,10 @@ struct TxBytes {
 // Why a job failed (job_failed facts). Stored as error_code in publish_jobs.
 enum class FailCode : std::uint8_t {
     none,
-    no_utxo,          // sign: no UTXO left and none coming (ring closed and empty)
-    build_failed,     // sign: the transaction could not be built or signed
-    storage_refused,  // gate: the database refused the job (another owner, a duplicate record)
-    sink_refused,     // send: the sink refused the transaction for good
+    no_utxo,           // sign: no UTXO left and none coming (ring closed and empty)
+    build_failed,      // sign: the transaction could not be built or signed
+    storage_refused,   // gate: the database refused the job (another owner, a duplicate record)
+    sink_refused,      // send: the sink refused the transaction for good
     network_rejected,  // send: ARC answered REJECTED or a 46x error for this transaction
     double_spend,      // send: ARC answered DOUBLE_SPEND_ATTEMPTED (the UTXO is spent elsewhere)
 };
@@ -84,6 +85,8 @@ struct Job {
         0;  // FactSink ticket of tx_signed; 0: durable already (recovered)
     // gate
     flow::Nanos released_at{0};
+    // send
+    std::uint8_t resigns = 0;  // times signed again after ARC refused the fee (465)
     // any stage
     FailCode fail = FailCode::none;
 };

@@ -24,8 +24,8 @@ flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
     if (m_settled != nullptr) {
         const std::uint64_t settled = m_settled->load(std::memory_order_acquire);
         if (settled != m_settled_seen) {
-            m_bucket.settle(now, static_cast<std::uint32_t>(
-                                     std::min<std::uint64_t>(settled - m_settled_seen, UINT32_MAX)));
+            m_bucket.settle(now, static_cast<std::uint32_t>(std::min<std::uint64_t>(
+                                     settled - m_settled_seen, UINT32_MAX)));
             m_settled_seen = settled;
         }
     }
@@ -69,7 +69,8 @@ flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
             if (m_bucket.available(now) == 0) {
                 // Held tokens have no return time until the network answers;
                 // the send stage's answers wake the runner then.
-                if (const flow::Nanos next = m_bucket.next_token_at(now); next != flow::Nanos::max())
+                if (const flow::Nanos next = m_bucket.next_token_at(now);
+                    next != flow::Nanos::max())
                     m_context.wake_by(next);
                 return progressed ? flow::Step::progressed : flow::Step::idle;
             }

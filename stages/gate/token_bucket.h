@@ -133,7 +133,7 @@ class TokenBucket {
     std::uint32_t m_outstanding = 0;  // tokens granted within the last period, or held
     std::uint32_t m_held = 0;         // held mode: granted, not yet settled (no run yet)
     bool m_hold;
-    std::int64_t m_latest_ns;         // running maximum of `now`
+    std::int64_t m_latest_ns;  // running maximum of `now`
     std::uint64_t m_total_granted = 0;
 };
 

@@ -15,7 +15,8 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
         throw std::invalid_argument(
             "pipeline: every part (nonces, signers, ring, key, facts, clock) is required");
     if ((parts.sink == nullptr) == (parts.arc == nullptr))
-        throw std::invalid_argument("pipeline: exactly one of a sink and an ARC client is required");
+        throw std::invalid_argument(
+            "pipeline: exactly one of a sink and an ARC client is required");
     if (config.channel_capacity == 0)
         throw std::invalid_argument("pipeline: channel capacity must be at least 1");
 
@@ -46,8 +47,8 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
     // transaction, so the limit holds for what the network receives.
     gate::TokenBucketConfig gate_config = config.gate;
     if (parts.arc != nullptr) gate_config.hold_until_settled = true;
-    m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, gate_config, *m_signed, *m_released,
-                                                 *parts.facts, ctx,
+    m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, gate_config, *m_signed,
+                                                 *m_released, *parts.facts, ctx,
                                                  parts.arc != nullptr ? &m_settled : nullptr);
     if (parts.sink != nullptr)
         m_send = &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink,

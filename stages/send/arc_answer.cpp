@@ -9,15 +9,22 @@ namespace dom = simdjson::dom;
 
 namespace {
 
-bool accepted_status(std::string_view s) noexcept {
-    return s != "REJECTED" && s != "DOUBLE_SPEND_ATTEMPTED" && s != "SEEN_IN_ORPHAN_MEMPOOL" &&
-           s != "UNKNOWN" && !s.empty();
-}
 bool refused_status(std::string_view s) noexcept {
     return s == "REJECTED" || s == "DOUBLE_SPEND_ATTEMPTED";
 }
 
 }  // namespace
+
+bool arc_status_accepted(std::string_view s) noexcept {
+    // protocol.md §5, in order; SEEN_IN_ORPHAN_MEMPOOL (a parent missing),
+    // MINED_IN_STALE_BLOCK, UNKNOWN and anything unheard of are no definite
+    // answer.
+    for (std::string_view ok :
+         {"QUEUED", "RECEIVED", "STORED", "ANNOUNCED_TO_NETWORK", "REQUESTED_BY_NETWORK",
+          "SENT_TO_NETWORK", "ACCEPTED_BY_NETWORK", "SEEN_ON_NETWORK", "MINED"})
+        if (s == ok) return true;
+    return false;
+}
 
 TextLine& TextLine::operator<<(std::string_view s) noexcept {
     const std::size_t n = std::min(s.size(), m_buf.size() - m_size);
@@ -93,11 +100,12 @@ ArcEntry classify_arc_entry(dom::object obj) noexcept {
             const std::string_view extra = arc_string(obj, "extraInfo");
             if (!extra.empty()) e.detail << " (" << extra << ")";
             e.kind = ArcEntryKind::failed;
-        } else if (accepted_status(tx_status)) {
+        } else if (arc_status_accepted(tx_status)) {
             e.kind = ArcEntryKind::sent;
         } else {
             // SEEN_IN_ORPHAN_MEMPOOL: a parent is missing (it may still
-            // arrive); UNKNOWN: ARC has not taken it. Both: send again.
+            // arrive); UNKNOWN: ARC has not taken it; MINED_IN_STALE_BLOCK
+            // or a word ARC does not define: nothing definite. Send again.
             e.detail << "ARC answered " << tx_status;
             e.kind = ArcEntryKind::retry;
         }

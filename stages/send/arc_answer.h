@@ -48,6 +48,11 @@ std::int64_t arc_int(simdjson::dom::object obj, std::string_view key) noexcept;
 // (<extraInfo>)". A negative status is written as 0.
 void arc_error_detail(TextLine& out, std::int64_t status, simdjson::dom::object obj) noexcept;
 
+// True for the txStatus values that mean the network holds the transaction
+// (QUEUED ... SEEN_ON_NETWORK, MINED). An allow-list: anything else, an
+// unknown word from a proxy included, is no definite answer.
+bool arc_status_accepted(std::string_view tx_status) noexcept;
+
 // What an answer entry means for its transaction.
 enum class ArcEntryKind : std::uint8_t {
     sent,         // an accepted txStatus (QUEUED ... SEEN_ON_NETWORK, MINED)

@@ -763,16 +763,27 @@ struct ArcClient::Impl {
                 l << "ARC answered HTTP " << static_cast<std::uint64_t>(http);
             }
             const auto code = static_cast<std::uint16_t>(status);
+            // A whole-request refusal judges this request, not whether ARC
+            // holds the tx: if an earlier attempt went unanswered (timeout,
+            // dropped connection) it may have landed, so the job is neither
+            // failed nor re-signed (invariants 2-3): unresolved, looked up
+            // by txid before anything else happens to it.
+            auto refuse = [&](std::uint32_t i) {
+                Slot& sl = slots[i];
+                if (sl.failures > 0) {
+                    decide(i, Action::done, code, l.view());
+                    sl.out.verdict = ArcVerdict::unresolved;
+                } else if (status == 465) {
+                    decide(i, Action::fee_wait, code, l.view());
+                } else {
+                    decide(i, Action::done, code, l.view());
+                    sl.out.verdict = ArcVerdict::failed;
+                }
+            };
             if (pos != k_none) {
                 // ARC names the culprit; the others were not judged: send
                 // them again at once, without counting it against them.
-                const std::uint32_t culprit = cn.jobs[pos];
-                if (status == 465) {
-                    decide(culprit, Action::fee_wait, code, l.view());
-                } else {
-                    decide(culprit, Action::done, code, l.view());
-                    slots[culprit].out.verdict = ArcVerdict::failed;
-                }
+                refuse(cn.jobs[pos]);
                 all(cn, n, Action::retry_now, code, "re-sent after another tx's error");
             } else if (n > 1) {
                 // Which tx is at fault is unknown: ask again one tx per request.
@@ -780,8 +791,7 @@ struct ArcClient::Impl {
                 add(c.splits);
                 all(cn, n, Action::retry_now, code, l.view());
             } else {
-                decide(cn.jobs[0], Action::done, code, l.view());
-                slots[cn.jobs[0]].out.verdict = ArcVerdict::failed;
+                refuse(cn.jobs[0]);
             }
         }
         settle(cn, n, split);

@@ -47,7 +47,8 @@ class LatencyHistogram {
         if (us < k_sub) return static_cast<std::size_t>(us);
         const auto p = static_cast<int>(std::bit_width(us)) - 1;  // us in [2^p, 2^(p+1)), p >= 4
         const std::uint64_t sub = (us >> (p - 4)) & (k_sub - 1);
-        const std::size_t i = static_cast<std::size_t>(p - 3) * k_sub + static_cast<std::size_t>(sub);
+        const std::size_t i =
+            static_cast<std::size_t>(p - 3) * k_sub + static_cast<std::size_t>(sub);
         return i < k_buckets ? i : k_buckets - 1;
     }
     static std::uint64_t upper_edge(std::size_t i) noexcept {

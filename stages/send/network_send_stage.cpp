@@ -12,17 +12,13 @@ NetworkSendStage::NetworkSendStage(flow::Channel<model::Job>& input, ArcClient& 
       m_arc(arc),
       m_facts(facts),
       m_resigner(resigner),
-      m_options(options) {
-    if (m_options.resign_room == 0) m_options.resign_room = 1;
+      m_options(options),
+      m_client_capacity(arc.settings().capacity) {
+    // At least one new job must fit beside a full waiting list.
+    m_options.resign_room = std::clamp<std::size_t>(
+        m_options.resign_room, 1, m_client_capacity > 1 ? m_client_capacity - 1 : 1);
     m_waiting.reserve(m_options.resign_room);
-    m_resign_counts.reserve(m_options.resign_room);
     counters().set_depth_gauge(flow::depth_gauge_of(input));
-}
-
-std::uint32_t NetworkSendStage::resigns_of(const model::Job& job) const noexcept {
-    for (const auto& [id, n] : m_resign_counts)
-        if (id == job.job_id) return n;
-    return 0;
 }
 
 bool NetworkSendStage::fail(model::Job& job, model::FailCode code, std::string_view detail,
@@ -48,24 +44,36 @@ bool NetworkSendStage::handle_outcome(flow::Nanos now) noexcept {
         case ArcVerdict::failed: {
             const bool double_spend = m_outcome.tx_status.view() == "DOUBLE_SPEND_ATTEMPTED" ||
                                       m_outcome.arc_status == 466;
-            if (!fail(job, double_spend ? model::FailCode::double_spend
-                                        : model::FailCode::network_rejected,
+            if (!fail(job,
+                      double_spend ? model::FailCode::double_spend
+                                   : model::FailCode::network_rejected,
                       m_outcome.detail.view(), now))
                 return false;
             break;
         }
         case ArcVerdict::fee_too_low: {
-            const std::uint32_t done = resigns_of(job);
-            if (m_resigner == nullptr || done >= m_options.max_resigns) {
+            if (m_resigner == nullptr || job.resigns >= m_options.max_resigns) {
                 if (!fail(job, model::FailCode::network_rejected, m_outcome.detail.view(), now))
                     return false;
                 break;
             }
             if (m_waiting.size() == m_waiting.capacity()) return false;  // room first
-            Waiting w{job, 0, done + 1};
-            if (!m_resigner->resign(w.job, m_arc.fee_rate())) {
+            Waiting w{job, 0};
+            ++w.job.resigns;
+            const auto result = m_resigner->resign(w.job, m_arc.fee_rate());
+            if (result == sign::Resigner::Result::fee_not_higher) {
+                // The policy could not be re-read: the same fee would be
+                // refused again. The job stays `sending`; the next run looks
+                // it up and sends it (or meets the 465 with a fresh policy).
+                m_unresolved.fetch_add(1, std::memory_order_relaxed);
+                settle();
+                break;
+            }
+            if (result == sign::Resigner::Result::cannot_pay) {
                 if (!fail(job, model::FailCode::build_failed,
-                          "the network asked for a higher fee than the UTXO can pay", now))
+                          "ARC refused the fee (465) and the UTXO cannot pay the new rate (or "
+                          "its value is unknown)",
+                          now))
                     return false;
                 break;
             }
@@ -79,15 +87,6 @@ bool NetworkSendStage::handle_outcome(flow::Nanos now) noexcept {
             m_unresolved.fetch_add(1, std::memory_order_relaxed);
             settle();
             break;
-    }
-    // A final outcome: forget the job's re-sign count.
-    if (!m_resign_counts.empty()) {
-        auto it = std::find_if(m_resign_counts.begin(), m_resign_counts.end(),
-                               [&](const auto& e) { return e.first == job.job_id; });
-        if (it != m_resign_counts.end()) {
-            *it = m_resign_counts.back();
-            m_resign_counts.pop_back();
-        }
     }
     return true;
 }
@@ -126,22 +125,9 @@ flow::Step NetworkSendStage::step(flow::Nanos now, std::size_t budget) noexcept 
                     blocked = true;
                     break;
                 }
-            } else {
-                if (m_resign_counts.size() == m_resign_counts.capacity() &&
-                    resigns_of(w.job) == 0) {
-                    blocked = true;
-                    break;
-                }
-                if (!m_arc.try_submit(w.job)) {
-                    blocked = true;
-                    break;
-                }
-                auto it = std::find_if(m_resign_counts.begin(), m_resign_counts.end(),
-                                       [&](const auto& e) { return e.first == w.job.job_id; });
-                if (it != m_resign_counts.end())
-                    it->second = w.resigns;
-                else
-                    m_resign_counts.emplace_back(w.job.job_id, w.resigns);
+            } else if (!m_arc.try_submit(w.job)) {
+                blocked = true;  // only after the client stopped (room is kept, see header)
+                break;
             }
             m_waiting[i] = m_waiting.back();
             m_waiting.pop_back();
@@ -157,7 +143,8 @@ flow::Step NetworkSendStage::step(flow::Nanos now, std::size_t budget) noexcept 
             m_have_job = true;
             progressed = true;
         }
-        if (!m_arc.try_submit(m_job)) {
+        if (m_arc.outstanding() + m_waiting.size() >= m_client_capacity ||
+            !m_arc.try_submit(m_job)) {
             blocked = true;
             break;
         }

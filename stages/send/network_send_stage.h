@@ -39,7 +39,7 @@ namespace raregen::send {
 
 struct NetworkSendOptions {
     std::size_t resign_room = 1024;  // jobs re-signed and waiting for durability at once
-    std::uint32_t max_resigns = 3;   // per job: a policy that keeps rising is an error
+    std::uint8_t max_resigns = 3;    // per job: a policy that keeps rising is an error
     // Counts jobs with a final answer (sent, failed, unresolved): the gate's
     // held tokens start their period then (gate_stage.h). May be null.
     std::atomic<std::uint64_t>* settled = nullptr;
@@ -67,7 +67,6 @@ class NetworkSendStage final : public flow::Stage {
     struct Waiting {
         model::Job job;
         model::FactTicket ticket = 0;
-        std::uint32_t resigns = 0;
     };
     // Returns false if the fact sink is full (keep m_outcome, try later).
     bool handle_outcome(flow::Nanos now) noexcept;
@@ -77,7 +76,6 @@ class NetworkSendStage final : public flow::Stage {
         if (m_options.settled != nullptr)
             m_options.settled->fetch_add(1, std::memory_order_release);
     }
-    std::uint32_t resigns_of(const model::Job& job) const noexcept;
 
     flow::Channel<model::Job>::Consumer m_in;
     flow::Channel<model::Job>& m_input;
@@ -90,10 +88,13 @@ class NetworkSendStage final : public flow::Stage {
     bool m_have_job = false;
     ArcOutcome m_outcome;
     bool m_have_outcome = false;
-    std::vector<Waiting> m_waiting;  // re-signed, fact not yet durable (capacity resign_room)
-    // Re-sign counts of jobs in flight after a re-sign, by job id (small:
-    // only jobs that met a 465 are here).
-    std::vector<std::pair<model::JobId, std::uint32_t>> m_resign_counts;
+    // Re-signed, fact not yet durable (capacity resign_room). The client
+    // keeps room for each of them: new jobs are submitted only while
+    // outstanding + waiting < its capacity, so a re-signed job can always go
+    // back out (otherwise a client full of new jobs, whose outcomes wait
+    // behind a full waiting list, would never move again).
+    std::vector<Waiting> m_waiting;
+    std::size_t m_client_capacity;
 
     std::atomic<std::uint64_t> m_submitted{0}, m_sent{0}, m_failed{0}, m_resigned{0},
         m_unresolved{0};

@@ -20,10 +20,17 @@ class Resigner {
     // rate is replaced per call. `key` must outlive the Resigner.
     Resigner(const chain::PublicationKey& key, chain::PublicationOptions options);
 
+    enum class Result : std::uint8_t {
+        resigned,        // job.txid, raw and ef replaced
+        fee_not_higher,  // `rate` asks no more than the refused transaction paid
+                         // (the policy could not be re-read): signing again is pointless
+        cannot_pay,      // the UTXO's value is unknown (0) or cannot pay the new fee
+    };
     // Replaces job.txid, job.raw and job.ef (EF kept if the job had one) with
-    // a transaction spending job.utxo at `rate`. False, leaving the job
-    // unchanged, if the UTXO cannot pay the new fee or the bytes do not fit.
-    bool resign(model::Job& job, chain::FeeRate rate) noexcept;
+    // a transaction spending job.utxo at `rate`. Anything but `resigned`
+    // leaves the job unchanged. Reads the refused fee from job.raw (parsing
+    // allocates: a rare path, after a 465).
+    Result resign(model::Job& job, chain::FeeRate rate) noexcept;
 
   private:
     const chain::PublicationKey& m_key;

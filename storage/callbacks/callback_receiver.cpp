@@ -12,8 +12,10 @@ namespace raregen::callbacks {
 
 namespace {
 
-// One statement per request: MINED confirms, the rest is recorded. A txid
-// is confirmed once (a retried callback finds the row confirmed already).
+// One statement per request: MINED confirms (a row with the txid is signed
+// already, even if its release or sent fact has not landed yet), the rest is
+// recorded. A txid is confirmed once (a retried callback finds the row
+// confirmed already).
 constexpr const char* k_apply_sql = R"SQL(
 WITH e AS (
     SELECT x ->> 'txid' AS txid, x ->> 'txStatus' AS st, x AS doc
@@ -23,13 +25,17 @@ WITH e AS (
        SET status = 'confirmed', confirmed_at = coalesce(p.confirmed_at, now()),
            sent_at = coalesce(p.sent_at, now()), updated_at = now()
       FROM (SELECT DISTINCT txid FROM e WHERE st = 'MINED') m
-     WHERE p.txid = m.txid AND p.status IN ('sending', 'sent')
+     WHERE p.txid = m.txid AND p.status IN ('processing_batch', 'sending', 'sent')
     RETURNING p.txid
 ), aud AS (
+    -- Everything that did not confirm a row: other statuses, and a MINED for
+    -- a job that is not waiting for it (failed, say, after a double spend
+    -- whose other side lost): exactly what an operator needs to see.
     INSERT INTO audit_log (event, actor, job_id, record_id, detail)
     SELECT 'arc_status', 'arc', p.job_id, p.record_id, e.doc
       FROM e LEFT JOIN publish_jobs p ON p.txid = e.txid
      WHERE e.st IS DISTINCT FROM 'MINED'
+        OR (p.status IS DISTINCT FROM 'confirmed' AND e.txid NOT IN (SELECT txid FROM upd))
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM aud),
@@ -79,8 +85,7 @@ struct CallbackReceiver::Impl {
         }
         confirmed.fetch_add(std::stoull(std::string(r.text(0, 0))), std::memory_order_relaxed);
         recorded.fetch_add(std::stoull(std::string(r.text(0, 1))), std::memory_order_relaxed);
-        unknown_txids.fetch_add(std::stoull(std::string(r.text(0, 2))),
-                                std::memory_order_relaxed);
+        unknown_txids.fetch_add(std::stoull(std::string(r.text(0, 2))), std::memory_order_relaxed);
         callbacks.fetch_add(std::stoull(std::string(r.text(0, 3))), std::memory_order_relaxed);
         return true;
     }
@@ -111,10 +116,9 @@ struct CallbackReceiver::Impl {
         } catch (const std::exception& e) {
             bad_requests.fetch_add(1, std::memory_order_relaxed);
             res.status = 400;
-            res.set_content(nlohmann::json{{"error", std::string("unreadable callback: ") +
-                                                         e.what()}}
-                                .dump(),
-                            "application/json");
+            res.set_content(
+                nlohmann::json{{"error", std::string("unreadable callback: ") + e.what()}}.dump(),
+                "application/json");
             return;
         }
         if (!apply(list.dump())) {
@@ -149,13 +153,15 @@ std::string CallbackReceiver::start() {
         s.db = pg::Connection::try_connect(s.options.conninfo, st);
         if (!s.db) return "ARC callbacks: " + st.message();
     }
+    // A callback batch is small; a body past this is not ARC's.
+    s.server.set_payload_max_length(4u << 20);
     s.server.Post("/arc/callback", [&s](const httplib::Request& req, httplib::Response& res) {
         s.handle(req, res);
     });
-    const int port = s.options.port == 0 ? s.server.bind_to_any_port(s.options.host)
-                                         : (s.server.bind_to_port(s.options.host, s.options.port)
-                                                ? s.options.port
-                                                : -1);
+    const int port =
+        s.options.port == 0
+            ? s.server.bind_to_any_port(s.options.host)
+            : (s.server.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1);
     if (port <= 0)
         return "ARC callbacks: cannot listen on " + s.options.host + ":" +
                std::to_string(s.options.port) + " (in use, or not an address of this machine)";

@@ -31,7 +31,7 @@ namespace raregen::callbacks {
 
 struct CallbackReceiverOptions {
     std::string host = "127.0.0.1";
-    int port = 0;  // 0: any free port (see port())
+    int port = 0;       // 0: any free port (see port())
     std::string token;  // required; never logged
     std::string conninfo;
     std::function<void(std::string_view)> on_log;  // may be empty
@@ -40,8 +40,8 @@ struct CallbackReceiverOptions {
 struct CallbackStats {
     std::uint64_t requests = 0;
     std::uint64_t callbacks = 0;
-    std::uint64_t confirmed = 0;     // jobs newly confirmed by MINED
-    std::uint64_t recorded = 0;      // other statuses written to audit_log
+    std::uint64_t confirmed = 0;  // jobs newly confirmed by MINED
+    std::uint64_t recorded = 0;   // other statuses written to audit_log
     std::uint64_t unknown_txids = 0;
     std::uint64_t unauthorized = 0;
     std::uint64_t bad_requests = 0;

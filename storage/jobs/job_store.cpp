@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "engine/chain/bytes.h"
+#include "engine/chain/tx.h"
 
 namespace raregen::jobs {
 
@@ -62,6 +63,12 @@ bool job_from_row(const pg::Result& res, int row, ResumedJob& r, std::string& wh
                 why = "the stored EF transaction cannot be read back";
                 return false;
             }
+            // The UTXO's value, which the EF carries: a re-sign after a fee
+            // refusal (ARC 465) needs it.
+            chain::Transaction tx;
+            if (chain::parse_transaction(r.job.ef.span(), tx).ok() && tx.inputs.size() == 1 &&
+                tx.inputs[0].prev)
+                r.job.utxo.value = tx.inputs[0].prev->value;
         }
         r.route = Route::gate;
     } else if (batched) {

@@ -721,8 +721,9 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
             if (m.failed != nullptr) {
                 const model::Job& j = m.failed->job;
                 push_text(c.a[3], model::fail_code_name(j.fail));
-                push_text(c.a[4], m.failed->canonical.empty() ? fail_detail(j.fail)
-                                                              : std::string_view(m.failed->canonical));
+                push_text(c.a[4], m.failed->canonical.empty()
+                                      ? fail_detail(j.fail)
+                                      : std::string_view(m.failed->canonical));
                 if (j.raw.size != 0) {
                     push_text(c.a[5], txid_hex(j.utxo.outpoint.txid));
                     push_uint(c.a[6], j.utxo.outpoint.vout);

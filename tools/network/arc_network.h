@@ -66,7 +66,7 @@ struct NetworkOptions {
     int port = 0;  // 0: any free port (read it back with port())
     chain::FeeRate fee_rate{};
     std::uint32_t block_interval_ms = 1000;  // 0: blocks only through mine_block()/admin
-    unsigned threads = 0;  // request workers; 0: max(16, 2 x hardware threads)
+    unsigned threads = 0;                    // request workers; 0: max(16, 2 x hardware threads)
     std::string api_key_file;                // empty: no authentication
     FaultOptions faults;
     std::uint32_t callback_attempts = 10;

@@ -15,7 +15,7 @@ namespace raregen::cli {
 struct ChildSpec {
     std::vector<std::string> args;  // after the program name, e.g. {"gen", "intents", "100"}
     std::vector<std::pair<std::string, std::string>> env;  // set (or replaced) in the child
-    std::string stdout_path;  // empty: inherit
+    std::string stdout_path;                               // empty: inherit
 };
 
 // Starts the child; returns its pid, or -1 with `error` set.

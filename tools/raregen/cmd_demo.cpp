@@ -19,6 +19,7 @@
 // the arguments printed, so the demo doubles as a worked example.
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -165,8 +166,9 @@ int run_demo(const DemoOptions& o) {
             "--key-file (a WIF key, mode 0600) and --from TXID:VOUT:SATS (an output that key "
             "owns, worth at least 100 satoshis per intent plus fees)");
     if (local_network && (!o.key_file.empty() || !o.from.empty()))
-        return usage_error("--key-file and --from are for a real ARC (ARC_URL); the local "
-                           "network funds a new key itself");
+        return usage_error(
+            "--key-file and --from are for a real ARC (ARC_URL); the local "
+            "network funds a new key itself");
 
     // ---- the working directory ----
     std::string work = o.work_dir;
@@ -206,17 +208,34 @@ int run_demo(const DemoOptions& o) {
     std::string arc_url;
     if (local_network) {
         const std::string port_file = at("network.port");
-        std::vector<std::string> args = {"network",   "serve", "--listen", "127.0.0.1:0",
-                                         "--port-file", port_file};
+        std::remove(port_file.c_str());  // a reused --work-dir must not point at an old server
+        std::vector<std::string> args = {"network",           "serve",       "--listen",
+                                         "127.0.0.1:0",       "--port-file", port_file,
+                                         "--exit-with-parent"};
         args.insert(args.end(), o.network_args.begin(), o.network_args.end());
         say("$ raregen " + join(args) + " &");
-        network.pid = spawn_self(ChildSpec{args, {}, at("network.json")}, error);
+        // The network needs none of the operator's secrets.
+        network.pid = spawn_self(
+            ChildSpec{args, {{"DATABASE_URL", ""}, {"ARC_API_KEY", ""}}, at("network.json")},
+            error);
         if (network.pid < 0) return internal_error(error);
         for (int i = 0; i < 300 && network.url.empty(); ++i) {
             std::ifstream in(port_file);
             unsigned port = 0;
-            if (in >> port && port != 0) network.url = "http://127.0.0.1:" + std::to_string(port);
-            else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            if (in >> port && port != 0) {
+                network.url = "http://127.0.0.1:" + std::to_string(port);
+                break;
+            }
+            int status = 0;
+            if (::waitpid(network.pid, &status, WNOHANG) == network.pid) {
+                network.pid = -1;
+                return internal_error(
+                    "`raregen network serve` exited (" +
+                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
+                                                     : 128 + WTERMSIG(status)) +
+                    ") before it listened: its message is above (check --network-arg flags)");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
         }
         if (network.url.empty())
             return internal_error("the local network did not start within 30 s (see above)");
@@ -227,7 +246,9 @@ int run_demo(const DemoOptions& o) {
         say("network: ARC_URL (" + arc_url + ")");
     }
     env.emplace_back("ARC_URL", arc_url);
-    const std::string api_key = arc_api_key_from_env();
+    if (local_network) env.emplace_back("ARC_API_KEY", "");  // the local network needs none
+    // The operator's key is for a real ARC, never sent to the local network.
+    const std::string api_key = local_network ? std::string() : arc_api_key_from_env();
 
     // ---- a funded key ----
     std::string key_file = o.key_file;
@@ -242,15 +263,15 @@ int run_demo(const DemoOptions& o) {
         const chain::WifResult wif = chain::decode_wif(secret.value->view());
         if (!wif.key) return internal_error("the generated key does not decode");
         const chain::PublicKey pub = chain::public_key_of(wif.key->key, wif.key->compressed);
-        const std::string address = chain::p2pkh_address(chain::hash160(pub.span()),
-                                                         wif.key->network);
+        const std::string address =
+            chain::p2pkh_address(chain::hash160(pub.span()), wif.key->network);
         // 100 satoshis per intent, plus room for the split fees.
         const std::int64_t satoshis = static_cast<std::int64_t>(o.intents) * 100 + 1'000'000;
         say("funding " + address + " with " + std::to_string(satoshis) +
             " satoshis on the local network (POST /admin/fund)");
-        const HttpResponse r = arc_call(
-            arc_url + "/admin/fund", api_key, "application/json",
-            Json{{"address", address}, {"satoshis", satoshis}, {"outputs", 1}}.dump());
+        const HttpResponse r =
+            arc_call(arc_url + "/admin/fund", api_key, "application/json",
+                     Json{{"address", address}, {"satoshis", satoshis}, {"outputs", 1}}.dump());
         if (!http_ok(r))
             return internal_error("funding on the local network failed: " + http_problem(r));
         try {
@@ -271,9 +292,16 @@ int run_demo(const DemoOptions& o) {
               at("utxos.txt"), "--arc-url", arc_url},
              at("split.json"), env, error) != 0)
         return internal_error(error);
-    std::vector<std::string> gen = {"gen",   "intents", n, "--signers", std::to_string(o.signers),
-                                    "--out", at("intents.ndjson"), "--registered",
-                                    at("registered.txt"), "--force"};
+    std::vector<std::string> gen = {"gen",
+                                    "intents",
+                                    n,
+                                    "--signers",
+                                    std::to_string(o.signers),
+                                    "--out",
+                                    at("intents.ndjson"),
+                                    "--registered",
+                                    at("registered.txt"),
+                                    "--force"};
     if (o.invalid_share > 0) {
         gen.push_back("--invalid-share");
         gen.push_back(std::to_string(o.invalid_share));
@@ -281,11 +309,20 @@ int run_demo(const DemoOptions& o) {
     if (step(gen, "/dev/null", env, error) != 0) return internal_error(error);
 
     // ---- the pipeline ----
-    std::vector<std::string> run = {"run",          "--intents",    at("intents.ndjson"),
-                                    "--utxos",      at("utxos.txt"), "--key-file",
-                                    key_file,       "--registered", at("registered.txt"),
-                                    "--arc-url",    arc_url,        "--rejects",
-                                    at("rejects.jsonl"), "--change"};
+    std::vector<std::string> run = {"run",
+                                    "--intents",
+                                    at("intents.ndjson"),
+                                    "--utxos",
+                                    at("utxos.txt"),
+                                    "--key-file",
+                                    key_file,
+                                    "--registered",
+                                    at("registered.txt"),
+                                    "--arc-url",
+                                    arc_url,
+                                    "--rejects",
+                                    at("rejects.jsonl"),
+                                    "--change"};
     if (!o.gate) run.push_back("--no-gate");
     run.insert(run.end(), o.run_args.begin(), o.run_args.end());
     double run_cpu = 0;
@@ -395,9 +432,9 @@ int run_demo(const DemoOptions& o) {
 
     // ---- the report ----
     Json report;
-    report["work_dir"] = work;
-    report["database"] = embedded ? std::string("embedded (removed at the end)")
-                                  : pg::describe_target(conninfo);
+    report["work_dir"] = work;  // kept: it holds the key (key.wif, 0600) and every step's files
+    report["database"] =
+        embedded ? std::string("embedded (removed at the end)") : pg::describe_target(conninfo);
     report["network"] = local_network ? "local (" + arc_url + ")" : arc_url;
     report["intents"] = summary->value("intents", Json::object());
     if (auto split = read_json(at("split.json")))

@@ -7,6 +7,9 @@
 // The API key (serve's --api-key-file, fund's ARC_API_KEY or
 // --api-key-file) is never printed.
 
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -45,6 +48,7 @@ struct ServeOptions {
     double drop_share = 0;
     double reject_share = 0;
     std::uint64_t seed = 1;
+    bool exit_with_parent = false;
 };
 
 struct FundOptions {
@@ -160,6 +164,13 @@ int run_serve(const ServeOptions& o) {
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    // Started by another program (the demo): a SIGTERM when it dies, however
+    // it dies, so no server outlives it. (Checked after: it may already be gone.)
+    if (o.exit_with_parent) {
+        const pid_t parent = ::getppid();
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) return internal_error("the parent exited before the start");
+    }
 
     network::ArcNetwork arc(net);
     int port = 0;
@@ -247,7 +258,10 @@ void register_network_commands(CLI::App& app) {
         ->add_option("--block-interval-ms", s->block_interval_ms,
                      "Mine a block every N ms (0: never; use POST /admin/mine)")
         ->capture_default_str();
-    serve->add_option("--threads", s->threads, "Request worker threads (0: max(16, 2 x hardware threads); each kept-alive client connection holds one)")
+    serve
+        ->add_option("--threads", s->threads,
+                     "Request worker threads (0: max(16, 2 x hardware threads); each kept-alive "
+                     "client connection holds one)")
         ->capture_default_str();
     serve->add_option("--api-key-file", s->api_key_file,
                       "Require 'Authorization: Bearer <key>' with the key in this file");
@@ -270,6 +284,8 @@ void register_network_commands(CLI::App& app) {
                      "Share of valid txs answered REJECTED and not stored")
         ->check(CLI::Range(0.0, 1.0));
     serve->add_option("--seed", s->seed, "Seed of the fault PRNG")->capture_default_str();
+    serve->add_flag("--exit-with-parent", s->exit_with_parent,
+                    "Stop (as on SIGTERM) when the process that started this one exits");
     serve->footer(
         "Endpoints: GET /v1/policy, /v1/health, /v1/tx/{txid}; POST /v1/tx, /v1/txs; admin: POST "
         "/admin/fund, /admin/policy, /admin/mine; GET /admin/txs, /admin/stats.\nOutput: "

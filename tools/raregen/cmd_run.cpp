@@ -193,11 +193,13 @@ int run_pipeline(const RunOptions& o) {
     if (arc_url.empty())
         if (const char* e = std::getenv("ARC_URL"); e != nullptr) arc_url = e;
     if (!arc_url.empty() && !o.out.empty())
-        return usage_error("give --out (a file of transactions) or an ARC to send to (--arc-url / "
-                           "ARC_URL), not both");
+        return usage_error(
+            "give --out (a file of transactions) or an ARC to send to (--arc-url / "
+            "ARC_URL), not both");
     if (arc_url.empty() && o.out.empty())
-        return usage_error("where should the transactions go? Give --out FILE, or --arc-url URL "
-                           "(or ARC_URL) to broadcast them to ARC");
+        return usage_error(
+            "where should the transactions go? Give --out FILE, or --arc-url URL "
+            "(or ARC_URL) to broadcast them to ARC");
     std::optional<send::ArcSettings> arc_settings;
     if (!arc_url.empty()) {
         send::ArcSettings& as = arc_settings.emplace();
@@ -222,8 +224,9 @@ int run_pipeline(const RunOptions& o) {
             as.callback_token = std::string(t.value->view());
         }
         if (!o.callback_listen.empty() && (o.memory || as.callback_token.empty()))
-            return usage_error("--callback-listen needs a database (not --memory) and "
-                               "--callback-token-file (the token ARC must send back)");
+            return usage_error(
+                "--callback-listen needs a database (not --memory) and "
+                "--callback-token-file (the token ARC must send back)");
         try {
             send::ArcClient check(as);  // the settings, checked before a database starts
         } catch (const std::invalid_argument& e) {
@@ -328,9 +331,17 @@ int run_pipeline(const RunOptions& o) {
     if (arc_settings && !o.callback_listen.empty()) {
         callbacks::CallbackReceiverOptions co;
         const std::size_t colon = o.callback_listen.rfind(':');
-        co.host = colon == std::string::npos ? o.callback_listen
-                                             : o.callback_listen.substr(0, colon);
-        co.port = colon == std::string::npos ? 0 : std::atoi(o.callback_listen.c_str() + colon + 1);
+        const std::string port_text =
+            colon == std::string::npos ? std::string() : o.callback_listen.substr(colon + 1);
+        char* end = nullptr;
+        const long port = std::strtol(port_text.c_str(), &end, 10);
+        if (colon == 0 || port_text.empty() || *end != '\0' || port < 0 || port > 65535)
+            return usage_error(
+                "--callback-listen must be HOST:PORT (PORT 0..65535, 0: any free "
+                "port), e.g. 127.0.0.1:0, got '" +
+                o.callback_listen + "'");
+        co.host = o.callback_listen.substr(0, colon);
+        co.port = static_cast<int>(port);
         co.token = arc_settings->callback_token;
         co.conninfo = conninfo;
         co.on_log = early_log;
@@ -552,8 +563,8 @@ int run_pipeline(const RunOptions& o) {
     if (receiver && o.callback_wait_s > 0 && pipe->network_send()->sent() > 0) {
         // Blocks are mined after the last send: wait (bounded) until ARC has
         // confirmed every transaction sent, so the database says confirmed.
-        const auto until = std::chrono::steady_clock::now() +
-                           std::chrono::duration<double>(o.callback_wait_s);
+        const auto until =
+            std::chrono::steady_clock::now() + std::chrono::duration<double>(o.callback_wait_s);
         while (receiver->stats().confirmed < pipe->network_send()->sent() &&
                std::chrono::steady_clock::now() < until)
             std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -685,8 +696,7 @@ int run_pipeline(const RunOptions& o) {
         summary["utxos"]["left"] = ring->depth();
     }
     summary["seconds"] = seconds;
-    summary["tx_per_second"] =
-        seconds > 0 ? static_cast<double>(sent_count()) / seconds : 0.0;
+    summary["tx_per_second"] = seconds > 0 ? static_cast<double>(sent_count()) / seconds : 0.0;
     Json stages = Json::object();
     for (const auto& s : pipe->report())
         stages[s.name] = counters_json(s.counters);
@@ -729,7 +739,8 @@ void register_run_commands(CLI::App& app) {
         "run",
         "Run the pipeline over a file of signed intents: validate, batch, sign one publication "
         "transaction per accepted intent (one UTXO each), pass the rate gate, and broadcast the "
-        "transactions to ARC (--arc-url or ARC_URL) or append them to --out, one hex line each. Durable in PostgreSQL (DATABASE_URL, else a "
+        "transactions to ARC (--arc-url or ARC_URL) or append them to --out, one hex line each. "
+        "Durable in PostgreSQL (DATABASE_URL, else a "
         "private cluster for the run): a killed run resumes at the next start. Progress on "
         "stderr; a summary JSON on stdout. SIGINT/SIGTERM stop intake and drain: nothing "
         "accepted is lost.");

@@ -10,8 +10,8 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,12 +19,13 @@
 #include <vector>
 
 #include "engine/chain/bytes.h"
-#include "engine/chain/keys.h"
-#include "engine/chain/script.h"
 #include "engine/chain/fees.h"
+#include "engine/chain/keys.h"
 #include "engine/chain/publication.h"
+#include "engine/chain/script.h"
 #include "engine/chain/split.h"
 #include "engine/chain/tx.h"
+#include "stages/send/arc_answer.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/migrations.h"
 #include "storage/pool/utxo_pool.h"
@@ -168,11 +169,6 @@ struct SplitOptions {
     bool import = false;
 };
 
-bool accepted_status(std::string_view s) {
-    return !s.empty() && s != "REJECTED" && s != "DOUBLE_SPEND_ATTEMPTED" && s != "UNKNOWN" &&
-           s != "SEEN_IN_ORPHAN_MEMPOOL" && s != "MINED_IN_STALE_BLOCK";
-}
-
 int run_split(const SplitOptions& o) {
     const auto from = parse_outpoint_arg(o.from);
     if (!from) return usage_error("--from " + from.error);
@@ -186,8 +182,9 @@ int run_split(const SplitOptions& o) {
     if (url.empty())
         if (const char* e = std::getenv("ARC_URL"); e != nullptr) url = e;
     if (url.empty())
-        return usage_error("no ARC to broadcast to: give --arc-url URL or set ARC_URL (e.g. the "
-                           "URL `raregen network serve` prints)");
+        return usage_error(
+            "no ARC to broadcast to: give --arc-url URL or set ARC_URL (e.g. the "
+            "URL `raregen network serve` prints)");
     while (!url.empty() && url.back() == '/')
         url.pop_back();
     auto secret = read_secret_file(o.key_file);
@@ -233,12 +230,20 @@ int run_split(const SplitOptions& o) {
             if (!r.body.empty()) status = Json::parse(r.body).value("txStatus", "");
         } catch (const std::exception&) {
         }
-        if (!http_ok(r) || !accepted_status(status)) {
-            rc = internal_error("ARC did not accept split transaction " +
-                                chain::hash_to_display(split.txid) + ": " + http_problem(r) +
-                                (txs > 0 ? " (the " + std::to_string(txs) +
-                                               " accepted before it are in --out)"
-                                         : ""));
+        if (!http_ok(r) || !send::arc_status_accepted(status)) {
+            // No answer, or a 5xx: the split may be on the network. Its
+            // input must not be used again until that is known.
+            const bool unknown = !r.completed || r.status >= 500;
+            if (unknown) funding = chain::Utxo{};
+            rc = internal_error(
+                "ARC did not accept split transaction " + chain::hash_to_display(split.txid) +
+                ": " + http_problem(r) +
+                (unknown ? " (the answer is unknown: the split may be on the network; check GET "
+                           "/v1/tx/" +
+                               chain::hash_to_display(split.txid) + " before using its input again)"
+                         : std::string()) +
+                (txs > 0 ? " (the " + std::to_string(txs) + " accepted before it are in --out)"
+                         : ""));
             break;
         }
         ++txs;
@@ -265,8 +270,9 @@ int run_split(const SplitOptions& o) {
         }
         left -= k;
         if (split.change == 0) {
-            if (left > 0) rc = usage_error("the funding ran out with " + std::to_string(left) +
-                                           " outputs still to make: fund the key with more");
+            if (left > 0)
+                rc = usage_error("the funding ran out with " + std::to_string(left) +
+                                 " outputs still to make: fund the key with more");
             funding = chain::Utxo{};
             break;
         }
@@ -361,8 +367,10 @@ void register_utxos_commands(CLI::App& app) {
         "Split a funding output of your key into many equal publish UTXOs (default 100 "
         "satoshis): a chain of transactions, each broadcast to ARC and accepted before its "
         "outputs are written to --out (and, with --import, to the utxos table).");
-    split->add_option("--from", so->from, "The funding output, TXID:VOUT:SATS (e.g. from `raregen "
-                                          "network fund`)")
+    split
+        ->add_option("--from", so->from,
+                     "The funding output, TXID:VOUT:SATS (e.g. from `raregen "
+                     "network fund`)")
         ->required();
     split->add_option("--key-file", so->key_file, "WIF key (mode 0600) that owns --from")
         ->required();
@@ -370,8 +378,9 @@ void register_utxos_commands(CLI::App& app) {
     split->add_option("--each", so->each, "Satoshis per output")->capture_default_str();
     split->add_option("--per-tx", so->per_tx, "Outputs per split transaction")
         ->capture_default_str();
-    split->add_option("--fee-rate", so->fee_rate,
-                      "Fee floor SATS/BYTES (ARC's /v1/policy wins when higher)")
+    split
+        ->add_option("--fee-rate", so->fee_rate,
+                     "Fee floor SATS/BYTES (ARC's /v1/policy wins when higher)")
         ->capture_default_str();
     split->add_option("--arc-url", so->arc_url, "ARC base URL (env ARC_URL)");
     split->add_option("--out", so->out, "Write the outputs as a UTXO file ('TXID:VOUT SATOSHIS')");

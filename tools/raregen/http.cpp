@@ -33,7 +33,10 @@ std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::
         const auto& fee = j.at("policy").at("miningFee");
         chain::FeeRate rate{fee.at("satoshis").get<std::uint64_t>(),
                             fee.at("bytes").get<std::uint64_t>()};
-        if (rate.bytes == 0) return std::nullopt;
+        // The bounds fee arithmetic accepts (fees.h), as the engine's client.
+        constexpr std::uint64_t k_limit = std::uint64_t{1} << 31;
+        if (rate.bytes == 0 || rate.bytes >= k_limit || rate.satoshis >= k_limit)
+            return std::nullopt;
         return rate;
     } catch (const std::exception&) {
         return std::nullopt;

@@ -57,13 +57,21 @@ class ArcRun : public pg::testing::PgTest {
 
     std::vector<std::string> run_args(const LocalNetwork& net,
                                       const std::vector<std::string>& extra = {}) const {
-        std::vector<std::string> v = {"run",          "--intents", m_dir.path("intents.ndjson"),
-                                      "--utxos",      m_dir.path("utxos.txt"),
-                                      "--key-file",   m_dir.path("key.wif"),
-                                      "--registered", m_dir.path("registered.txt"),
-                                      "--arc-url",    net.url(),
-                                      "--change",     "--progress",
-                                      "0",            "--window-ms",
+        std::vector<std::string> v = {"run",
+                                      "--intents",
+                                      m_dir.path("intents.ndjson"),
+                                      "--utxos",
+                                      m_dir.path("utxos.txt"),
+                                      "--key-file",
+                                      m_dir.path("key.wif"),
+                                      "--registered",
+                                      m_dir.path("registered.txt"),
+                                      "--arc-url",
+                                      net.url(),
+                                      "--change",
+                                      "--progress",
+                                      "0",
+                                      "--window-ms",
                                       "100"};
         v.insert(v.end(), extra.begin(), extra.end());
         return v;
@@ -86,8 +94,8 @@ class ArcRun : public pg::testing::PgTest {
         const AcceptedSet a = accepted_publications(net);
         EXPECT_TRUE(a.problems.empty()) << a.problems.front();
         for (const auto& [record, txids] : a.txids_by_record)
-            EXPECT_EQ(txids.size(), 1u) << "record " << record << " published " << txids.size()
-                                        << " times";
+            EXPECT_EQ(txids.size(), 1u)
+                << "record " << record << " published " << txids.size() << " times";
         for (const auto& [outpoint, txids] : a.txids_by_outpoint)
             EXPECT_EQ(txids.size(), 1u) << "UTXO " << outpoint << " spent twice";
         pg::Connection c = connect(m_db);
@@ -123,14 +131,13 @@ TEST_F(ArcRun, InjectedFaultsLoseAndDuplicateNothing) {
     constexpr int k_jobs = 1000;
     // 10% 503, 5% timeouts, 5% dropped connections (half of those two after
     // the network applied the batch: the engine cannot tell, and resends).
-    LocalNetwork net(m_dir, {"--fail", "503=0.1", "--timeout-share", "0.05", "--timeout-ms",
-                             "1500", "--drop-share", "0.05", "--seed", "7",
-                             "--block-interval-ms", "500"});
+    LocalNetwork net(m_dir, {"--fail", "503=0.1", "--timeout-share", "0.05", "--timeout-ms", "1500",
+                             "--drop-share", "0.05", "--seed", "7", "--block-interval-ms", "500"});
     ASSERT_FALSE(net.url().empty());
     ASSERT_TRUE(prepare(net, k_jobs));
     // Small batches: more requests, so every kind of fault shows up.
-    const CliResult r = run(net, {"--no-gate", "--arc-batch", "20", "--arc-timeout-ms", "800",
-                                  "--arc-attempts", "12"});
+    const CliResult r = run(
+        net, {"--no-gate", "--arc-batch", "20", "--arc-timeout-ms", "800", "--arc-attempts", "12"});
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
     const auto j = r.json();
     EXPECT_EQ(j["transactions"]["sent"], k_jobs);
@@ -140,11 +147,12 @@ TEST_F(ArcRun, InjectedFaultsLoseAndDuplicateNothing) {
     EXPECT_GT(j["arc"]["timeouts"].get<int>() + j["arc"]["transport_errors"].get<int>(), 0);
     check_sent_exactly_once(net, k_jobs);
     const auto stats = net.get("/admin/stats");
-    std::printf("[ arc      ] %d sent; client retries %d, 5xx %d, timeouts %d, transport %d; "
-                "network resubmissions %s\n",
-                k_jobs, j["arc"]["retries"].get<int>(), j["arc"]["http_5xx"].get<int>(),
-                j["arc"]["timeouts"].get<int>(), j["arc"]["transport_errors"].get<int>(),
-                stats.is_null() ? "?" : stats["txs"]["resubmitted"].dump().c_str());
+    std::printf(
+        "[ arc      ] %d sent; client retries %d, 5xx %d, timeouts %d, transport %d; "
+        "network resubmissions %s\n",
+        k_jobs, j["arc"]["retries"].get<int>(), j["arc"]["http_5xx"].get<int>(),
+        j["arc"]["timeouts"].get<int>(), j["arc"]["transport_errors"].get<int>(),
+        stats.is_null() ? "?" : stats["txs"]["resubmitted"].dump().c_str());
 }
 
 TEST_F(ArcRun, FeeRaisedMidRunIsPaidByResigningOnTheSameUtxo) {
@@ -190,8 +198,9 @@ TEST_F(ArcRun, RejectedJobsFailWithTheNetworksReasonAndTheirUtxoIsDirty) {
     EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'failed' AND error_code = "
                      "'network_rejected' AND error_detail LIKE '%REJECTED%'"),
               std::to_string(failed))
-        << scalar("SELECT string_agg(DISTINCT error_code || ': ' || error_detail, ' | ') FROM "
-                  "publish_jobs WHERE status = 'failed'");
+        << scalar(
+               "SELECT string_agg(DISTINCT error_code || ': ' || error_detail, ' | ') FROM "
+               "publish_jobs WHERE status = 'failed'");
     // Each failed job's UTXO is marked dirty; no sent job's is.
     EXPECT_EQ(scalar("SELECT count(*) FROM utxos u JOIN publish_jobs p ON p.spent_txid = u.txid "
                      "AND p.spent_vout = u.vout WHERE p.status = 'failed' AND u.dirty"),
@@ -212,9 +221,9 @@ TEST_F(ArcRun, CallbacksMarkMinedJobsConfirmed) {
     ASSERT_FALSE(net.url().empty());
     ASSERT_TRUE(prepare(net, k_jobs));
     write_file(m_dir.path("callback.token"), "callback-secret-123\n", 0600);
-    const CliResult r = run(net, {"--no-gate", "--callback-listen", "127.0.0.1:0",
-                                  "--callback-token-file", m_dir.path("callback.token"),
-                                  "--callback-wait-s", "30"});
+    const CliResult r =
+        run(net, {"--no-gate", "--callback-listen", "127.0.0.1:0", "--callback-token-file",
+                  m_dir.path("callback.token"), "--callback-wait-s", "30"});
     ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
     const auto j = r.json();
     EXPECT_EQ(j["callbacks"]["confirmed"], k_jobs) << r.out;
@@ -231,17 +240,17 @@ TEST_F(ArcRun, ARefusedApiKeyStopsTheRunBeforeAnythingIsSent) {
     write_file(m_dir.path("arc.key"), "the-right-key\n", 0600);
     LocalNetwork net(m_dir, {"--api-key-file", m_dir.path("arc.key")});
     ASSERT_FALSE(net.url().empty());
-    ASSERT_EQ(run_cli({"gen", "intents", "10", "--signers", "1", "--out",
-                       m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
-                       "--force"})
-                  .exit_code,
-              0);
+    ASSERT_EQ(
+        run_cli({"gen", "intents", "10", "--signers", "1", "--out", m_dir.path("intents.ndjson"),
+                 "--registered", m_dir.path("registered.txt"), "--force"})
+            .exit_code,
+        0);
     ASSERT_EQ(run_cli({"gen", "utxos", "10", "--key-file", m_dir.path("key.wif"), "--out",
                        m_dir.path("utxos.txt"), "--force"})
                   .exit_code,
               0);
-    const CliResult r = run_cli(CliCall{
-        run_args(net), {}, {{"DATABASE_URL", m_db}, {"ARC_API_KEY", "a-wrong-key-456"}}});
+    const CliResult r = run_cli(
+        CliCall{run_args(net), {}, {{"DATABASE_URL", m_db}, {"ARC_API_KEY", "a-wrong-key-456"}}});
     EXPECT_EQ(r.exit_code, 2) << r.err;
     EXPECT_NE(r.err.find("ARC_API_KEY"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("a-wrong-key-456"), std::string::npos) << r.err;

@@ -22,7 +22,7 @@ LocalNetwork::LocalNetwork(const TempDir& dir, const std::vector<std::string>& f
                            const std::string& name) {
     const std::string port_file = dir.path(name + ".port");
     const std::string out = dir.path(name + ".out"), err = dir.path(name + ".err");
-    std::vector<std::string> args = {RAREGEN_CLI_PATH, "network",   "serve",  "--listen",
+    std::vector<std::string> args = {RAREGEN_CLI_PATH, "network",     "serve",  "--listen",
                                      "127.0.0.1:0",    "--port-file", port_file};
     args.insert(args.end(), flags.begin(), flags.end());
     std::vector<char*> argv;
@@ -104,9 +104,8 @@ bool LocalNetwork::fund_and_split(const std::string& key_file, std::size_t count
         return false;
     }
     const std::string address = key.json().at("address");
-    const CliResult fund =
-        run_cli({"network", "fund", "--url", m_url, "--address", address, "--satoshis",
-                 std::to_string(count * 100 + 1'000'000)});
+    const CliResult fund = run_cli({"network", "fund", "--url", m_url, "--address", address,
+                                    "--satoshis", std::to_string(count * 100 + 1'000'000)});
     if (fund.exit_code != 0) {
         ADD_FAILURE() << fund.err;
         return false;
@@ -115,9 +114,9 @@ bool LocalNetwork::fund_and_split(const std::string& key_file, std::size_t count
     const std::string from = f.at("txid").get<std::string>() + ":" +
                              std::to_string(f.at("outputs").at(0).at("vout").get<int>()) + ":" +
                              std::to_string(f.at("outputs").at(0).at("satoshis").get<long long>());
-    const CliResult split = run_cli({"utxos", "split", "--from", from, "--key-file", key_file,
-                                     "--count", std::to_string(count), "--out", utxo_file,
-                                     "--arc-url", m_url});
+    const CliResult split =
+        run_cli({"utxos", "split", "--from", from, "--key-file", key_file, "--count",
+                 std::to_string(count), "--out", utxo_file, "--arc-url", m_url});
     if (split.exit_code != 0) {
         ADD_FAILURE() << split.err;
         return false;
