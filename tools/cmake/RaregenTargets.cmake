@@ -4,6 +4,7 @@
 #   raregen_executable(NAME SOURCES... [DEPS targets...])
 #   raregen_test(NAME SOURCES... [DEPS targets...])   GoogleTest, registered with ctest (label "unit")
 #   raregen_bench(NAME SOURCES... [DEPS targets...])                     Google Benchmark
+#   raregen_fuzz(...)  libFuzzer target + ctest: see RaregenFuzz.cmake
 # Includes are rooted at the repository: #include "engine/chain/tx.h".
 
 set(RAREGEN_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion)
