@@ -180,8 +180,8 @@ void SignStage::sign_chunk() noexcept {
         model::Job& job = m_jobs[i];
         const chain::RaregenPayload payload = chain::raregen_payload(job.record_hash);
         const chain::ByteSpan pushes[1] = {payload.span()};
-        const chain::BuildResult r = s.builder.build(m_key, job.utxo, pushes, m_publication,
-                                                     s.raw, m_options.extended ? &s.ef : nullptr);
+        const chain::BuildResult r = s.builder.build(m_key, job.utxo, pushes, m_publication, s.raw,
+                                                     m_options.extended ? &s.ef : nullptr);
         bool ok = r.ok() && job.raw.assign(s.raw);
         if (ok && m_options.extended) ok = job.ef.assign(s.ef);
         if (!m_options.extended) job.ef.size = 0;
