@@ -1,6 +1,8 @@
 #include "engine/chain/publication.h"
 
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace raregen::chain {
 
@@ -190,6 +192,22 @@ std::string build_error_message(const BuildResult& r) {
             return "signing failed: the private key is invalid";
     }
     return "unknown build error";
+}
+
+std::optional<Hash256> published_record_hash(const Transaction& tx) {
+    std::vector<ByteSpan> pushes;
+    for (const TxOut& out : tx.outputs) {
+        if (!parse_data_script(out.script, pushes) || pushes.size() != 1 ||
+            pushes[0].size() != RaregenPayload::k_size)
+            continue;
+        constexpr std::size_t k_hex_at = 28;  // after {"p":"sl-drm","v":1,"hash":"
+        const std::string_view hex(reinterpret_cast<const char*>(pushes[0].data()) + k_hex_at, 64);
+        const auto hash = from_hex_fixed<32>(hex);
+        if (!hash) continue;
+        const RaregenPayload expect = raregen_payload(*hash);
+        if (std::equal(expect.bytes.begin(), expect.bytes.end(), pushes[0].begin())) return *hash;
+    }
+    return std::nullopt;
 }
 
 RaregenPayload raregen_payload(const Hash256& record_hash) {

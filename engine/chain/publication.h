@@ -10,6 +10,7 @@
 // nothing (as long as the caller also reuses its output vectors).
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -102,5 +103,11 @@ struct RaregenPayload {
     ByteSpan span() const { return bytes; }
 };
 RaregenPayload raregen_payload(const Hash256& record_hash);
+
+// The inverse, for readers of published transactions (the demo's proof,
+// tests): the record hash of the first data output of `tx` whose single
+// push is exactly raregen_payload(hash) (lower-case hex, as written), or
+// nullopt if it carries none (a split, say). Allocates; not for the hot path.
+std::optional<Hash256> published_record_hash(const Transaction& tx);
 
 }  // namespace raregen::chain

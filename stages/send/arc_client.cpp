@@ -367,12 +367,7 @@ struct ArcClient::Impl {
         for (int attempt = 0; attempt < k_start_policy_attempts; ++attempt) {
             if (attempt > 0)
                 std::this_thread::sleep_for(backoff(static_cast<std::uint32_t>(attempt)));
-            Conn& cn = policy_conn;
-            cn.answer.clear();
-            cn.error[0] = '\0';
-            curl_easy_setopt(cn.easy, CURLOPT_HTTPGET, 1L);
-            curl_easy_setopt(cn.easy, CURLOPT_URL, policy_url.c_str());
-            curl_easy_setopt(cn.easy, CURLOPT_HTTPHEADER, get_headers);
+            Conn& cn = prepare_policy_get();
             add(c.requests);
             const CURLcode rc = curl_easy_perform(cn.easy);
             long http = 0;
@@ -556,13 +551,20 @@ struct ArcClient::Impl {
         curl_multi_add_handle(multi, cn.easy);
     }
 
-    void launch_policy(TimePoint now) noexcept {
+    // The policy connection, set up for GET /v1/policy (blocking at start-up,
+    // through the multi handle afterwards).
+    Conn& prepare_policy_get() noexcept {
         Conn& cn = policy_conn;
         cn.answer.clear();
         cn.error[0] = '\0';
         curl_easy_setopt(cn.easy, CURLOPT_HTTPGET, 1L);
         curl_easy_setopt(cn.easy, CURLOPT_URL, policy_url.c_str());
         curl_easy_setopt(cn.easy, CURLOPT_HTTPHEADER, get_headers);
+        return cn;
+    }
+
+    void launch_policy(TimePoint now) noexcept {
+        Conn& cn = prepare_policy_get();
         cn.busy = true;
         cn.started = now;
         policy_busy = true;

@@ -39,7 +39,7 @@
 
 #include "engine/chain/bytes.h"
 #include "engine/chain/keys.h"
-#include "engine/chain/script.h"
+#include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/embedded.h"
@@ -98,22 +98,6 @@ std::optional<Json> read_json(const std::string& path) {
     } catch (const std::exception&) {
         return std::nullopt;
     }
-}
-
-// The record hash a publication transaction carries, if it is one.
-std::optional<std::string> published_hash(const chain::Transaction& tx) {
-    for (const chain::TxOut& out : tx.outputs) {
-        std::vector<chain::ByteSpan> pushes;
-        if (!chain::parse_data_script(out.script, pushes) || pushes.size() != 1) continue;
-        const std::string_view text(reinterpret_cast<const char*>(pushes[0].data()),
-                                    pushes[0].size());
-        const std::size_t at = text.find("\"hash\":\"");
-        if (text.find("\"p\":\"sl-drm\"") == std::string_view::npos ||
-            at == std::string_view::npos || text.size() < at + 8 + 64)
-            continue;
-        return std::string(text.substr(at + 8, 64));
-    }
-    return std::nullopt;
 }
 
 // CPU seconds used by a process and its children that have exited (for the
@@ -380,9 +364,9 @@ int run_demo(const DemoOptions& o) {
                 if (!raw) continue;
                 chain::Transaction tx;
                 if (!chain::parse_transaction(*raw, tx).ok()) continue;
-                if (const auto h = published_hash(tx)) {
+                if (const auto h = chain::published_record_hash(tx)) {
                     ++publications;
-                    on_network[*h].push_back(t.at("txid").get<std::string>());
+                    on_network[chain::to_hex(*h)].push_back(t.at("txid").get<std::string>());
                 }
             }
         } catch (const std::exception& e) {

@@ -2,7 +2,7 @@
 
 #include <cstdlib>
 
-#include <nlohmann/json.hpp>
+#include "stages/send/arc_answer.h"
 
 namespace raregen::cli {
 
@@ -28,19 +28,13 @@ std::string http_problem(const HttpResponse& r) {
 std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::string& api_key) {
     const HttpResponse r = arc_call(url + "/v1/policy", api_key, {}, {}, 10'000);
     if (!http_ok(r)) return std::nullopt;
-    try {
-        const auto j = nlohmann::json::parse(r.body);
-        const auto& fee = j.at("policy").at("miningFee");
-        chain::FeeRate rate{fee.at("satoshis").get<std::uint64_t>(),
-                            fee.at("bytes").get<std::uint64_t>()};
-        // The bounds fee arithmetic accepts (fees.h), as the engine's client.
-        constexpr std::uint64_t k_limit = std::uint64_t{1} << 31;
-        if (rate.bytes == 0 || rate.bytes >= k_limit || rate.satoshis >= k_limit)
-            return std::nullopt;
-        return rate;
-    } catch (const std::exception&) {
+    // The engine's own reading of the answer (and its bounds).
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    chain::FeeRate rate;
+    if (parser.parse(r.body).get(root) != simdjson::SUCCESS || !send::arc_policy_fee(root, rate))
         return std::nullopt;
-    }
+    return rate;
 }
 
 std::string arc_api_key_from_env() {

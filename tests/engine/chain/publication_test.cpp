@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+
 #include "engine/chain/script.h"
 #include "engine/chain/verify.h"
 #include "tests/support/alloc_counter.h"
@@ -31,6 +33,49 @@ TEST(Publication, RaregenPayloadShape) {
     const std::string s(p.bytes.begin(), p.bytes.end());
     EXPECT_EQ(s, R"({"p":"sl-drm","v":1,"hash":")" + to_hex(h) + R"("})");
     EXPECT_EQ(s.size(), 94u);
+}
+
+TEST(Publication, PublishedRecordHashReadsBackWhatWasWrittenAndNothingElse) {
+    const PublicationKey key = test_key();
+    Hash256 h;
+    for (std::size_t i = 0; i < 32; ++i)
+        h[i] = static_cast<std::uint8_t>(0xf0 - i);
+    const RaregenPayload payload = raregen_payload(h);
+    const ByteSpan pushes[1] = {payload.span()};
+    PublicationBuilder b;
+    Bytes raw;
+    ASSERT_TRUE(
+        b.build(key, test_utxo(100), pushes, PublicationOptions{.change = true}, raw, nullptr)
+            .ok());
+    Transaction tx;
+    ASSERT_TRUE(parse_transaction(raw, tx).ok());
+    const auto back = published_record_hash(tx);
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, h);
+    // Not a publication: the same shape with upper-case hex, another
+    // protocol tag, or no data output at all.
+    auto with_payload = [&](std::string text) {
+        Transaction t = tx;
+        Bytes script;
+        Writer w(script);
+        const ByteSpan one[1] = {
+            ByteSpan(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())};
+        write_data_script(w, one);
+        t.outputs[0].script = script;
+        return published_record_hash(t);
+    };
+    const std::string good(payload.bytes.begin(), payload.bytes.end());
+    EXPECT_TRUE(with_payload(good).has_value());
+    std::string upper = good;
+    for (std::size_t i = 28; i < 92; ++i)
+        upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
+    EXPECT_FALSE(with_payload(upper).has_value());
+    std::string other = good;
+    other.replace(6, 6, "xx-drm");
+    EXPECT_FALSE(with_payload(other).has_value());
+    Transaction none = tx;
+    none.outputs.erase(none.outputs.begin());
+    EXPECT_FALSE(published_record_hash(none).has_value());
 }
 
 // protocol.md §4: the RareGen payload with one P2PKH input and change is 299

@@ -12,7 +12,7 @@
 #include <thread>
 
 #include "engine/chain/bytes.h"
-#include "engine/chain/script.h"
+#include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
 #include "tools/network/http_client.h"
 
@@ -138,17 +138,9 @@ AcceptedSet accepted_publications(const LocalNetwork& network) {
             v.problems.push_back("unparseable " + t.at("txid").get<std::string>());
             continue;
         }
-        std::vector<chain::ByteSpan> pushes;
-        std::string hash;
-        for (const auto& o : tx.outputs) {
-            if (!chain::parse_data_script(o.script, pushes) || pushes.size() != 1) continue;
-            const std::string payload(reinterpret_cast<const char*>(pushes[0].data()),
-                                      pushes[0].size());
-            const auto at = payload.find("\"hash\":\"");
-            if (at != std::string::npos && payload.size() >= at + 8 + 64)
-                hash = payload.substr(at + 8, 64);
-        }
-        if (hash.empty()) continue;  // a split, not a publication
+        const auto record = chain::published_record_hash(tx);
+        if (!record) continue;  // a split, not a publication
+        const std::string hash = chain::to_hex(*record);
         const std::string txid = t.at("txid").get<std::string>();
         ++v.publications;
         v.txids_by_record[hash].push_back(txid);

@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "engine/chain/bytes.h"
-#include "engine/chain/script.h"
+#include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
@@ -96,22 +96,12 @@ bool add_transaction(SinkView& v, const chain::Transaction& tx, const std::strin
         v.txids_by_outpoint[chain::to_hex_reversed(chain::ByteSpan(in.prevout.txid.data(), 32)) +
                             ":" + std::to_string(in.prevout.vout)]
             .insert(txid);
-    bool found = false;
-    for (const auto& o : tx.outputs) {
-        std::vector<chain::ByteSpan> pushes;
-        if (!chain::parse_data_script(o.script, pushes) || pushes.size() != 1) continue;
-        const std::string payload(reinterpret_cast<const char*>(pushes[0].data()),
-                                  pushes[0].size());
-        const auto at = payload.find("\"hash\":\"");
-        if (at == std::string::npos) continue;
-        v.txids_by_record[payload.substr(at + 8, 64)].insert(txid);
-        found = true;
-    }
-    if (found) {
-        ++v.publications;
-        v.txids.insert(txid);
-    }
-    return found;
+    const auto record = chain::published_record_hash(tx);
+    if (!record) return false;
+    v.txids_by_record[chain::to_hex(*record)].insert(txid);
+    ++v.publications;
+    v.txids.insert(txid);
+    return true;
 }
 
 std::string txid_of(const chain::Transaction& tx) {
