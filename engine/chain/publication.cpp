@@ -67,6 +67,9 @@ BuildResult PublicationBuilder::build(const PublicationKey& key, const Utxo& utx
                                       std::span<const ByteSpan> pushes,
                                       const PublicationOptions& options, Bytes& raw, Bytes* ef) {
     BuildResult res;
+    // Cleared first, so that a refused build leaves no bytes to send by mistake.
+    raw.clear();
+    if (ef != nullptr) ef->clear();
     const std::size_t payload = payload_bytes(pushes);
     if (payload > options.max_payload) {
         res.error = BuildError::payload_too_large;
@@ -91,6 +94,14 @@ BuildResult PublicationBuilder::build(const PublicationKey& key, const Utxo& utx
     }
     res.change = options.change ? static_cast<std::int64_t>(value - fee) : 0;
     res.fee = value - static_cast<std::uint64_t>(res.change);
+    const std::uint64_t ceiling =
+        std::max(fee * options.fee_ceiling_multiple, options.fee_ceiling_floor);
+    if (res.fee > ceiling) {
+        res.error = BuildError::fee_above_ceiling;
+        res.needed = ceiling;
+        res.available = value;
+        return res;
+    }
 
     // Outputs, serialized once: hashed for the sighash, then copied into both forms.
     m_outputs.clear();
@@ -188,6 +199,11 @@ std::string build_error_message(const BuildResult& r) {
                    "UTXO, a smaller payload or a lower fee rate";
         case BuildError::invalid_input_value:
             return "input value must be between 0 and 21,000,000 BSV in satoshis";
+        case BuildError::fee_above_ceiling:
+            return "input of " + std::to_string(r.available) +
+                   " sat would all be paid as fee (no change output), above the ceiling of " +
+                   std::to_string(r.needed) +
+                   " sat; spend a UTXO of the publication value (100 sat) or turn change on";
         case BuildError::signing_failed:
             return "signing failed: the private key is invalid";
     }

@@ -52,6 +52,12 @@ struct PublicationOptions {
     FeeRate fee_rate{};                               // default 100 sat / 1000 bytes
     std::size_t max_payload = k_default_max_payload;  // total bytes of all pushes
     static constexpr std::size_t k_default_max_payload = 100'000;
+    // Without change, the whole input beyond the data output is fee. A fee
+    // above max(fee_ceiling_multiple x the fee the rate asks for this size,
+    // fee_ceiling_floor) is refused before signing (fee_above_ceiling): a
+    // UTXO larger than a publication needs is never burnt.
+    std::uint64_t fee_ceiling_multiple = 10;
+    std::uint64_t fee_ceiling_floor = 1'000;
 };
 
 enum class BuildError : std::uint8_t {
@@ -59,6 +65,7 @@ enum class BuildError : std::uint8_t {
     payload_too_large,    // pushes exceed options.max_payload
     insufficient_funds,   // input value < fee (+ 1 sat change when change is on)
     invalid_input_value,  // input value negative or above 21e6 BSV
+    fee_above_ceiling,    // no change, and the input would pay more fee than the ceiling
     signing_failed,       // libsecp256k1 refused (cannot happen with a valid key)
 };
 

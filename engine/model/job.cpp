@@ -2,6 +2,7 @@
 
 #include "engine/chain/bytes.h"
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -23,8 +24,14 @@ std::string_view fail_code_name(FailCode c) noexcept {
             return "network_rejected";
         case FailCode::double_spend:
             return "double_spend";
+        case FailCode::fee_ceiling:
+            return "fee_ceiling";
     }
     return "unknown";
+}
+
+std::string_view canonical_form_name(CanonicalForm f) noexcept {
+    return f == CanonicalForm::javascript ? "javascript" : "rfc8785";
 }
 
 // Parses "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx" (any case).
@@ -44,7 +51,8 @@ std::optional<JobId> JobId::parse(std::string_view text) noexcept {
     return id;
 }
 
-void JobId::format(std::array<char, 36>& out) const noexcept {
+std::string_view JobId::text(std::array<char, k_max_text>& out) const noexcept {
+    if (!text_id.empty()) return text_id.view();
     static constexpr char k_hex[] = "0123456789abcdef";
     std::size_t o = 0;
     for (std::size_t i = 0; i < bytes.size(); ++i) {
@@ -52,12 +60,26 @@ void JobId::format(std::array<char, 36>& out) const noexcept {
         out[o++] = k_hex[bytes[i] >> 4];
         out[o++] = k_hex[bytes[i] & 0x0f];
     }
+    return {out.data(), o};
 }
 
 std::string JobId::to_string() const {
-    std::array<char, 36> text;
-    format(text);
-    return std::string(text.data(), text.size());
+    std::array<char, k_max_text> buffer;
+    return std::string(text(buffer));
+}
+
+std::optional<JobId> JobId::from_stored(std::string_view text) noexcept {
+    if (text.empty() || text.size() > k_max_text) return std::nullopt;
+    if (auto uuid = parse(text)) {
+        std::array<char, k_max_text> buffer;
+        if (uuid->text(buffer) == text) return uuid;  // lowercase: written back the same
+    }
+    JobId id;
+    id.text_id.assign(text);
+    const chain::Hash256 digest = chain::sha256(
+        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    std::copy_n(digest.begin(), id.bytes.size(), id.bytes.begin());
+    return id;
 }
 
 bool TxBytes::assign(chain::ByteSpan data) noexcept {

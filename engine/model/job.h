@@ -34,16 +34,38 @@ constexpr std::size_t k_max_record_id = 128;
 // P2PKH input and change is 299 bytes standard, 333 EF.
 constexpr std::size_t k_max_tx_bytes = 400;
 
-// A job id: 16 random bytes shown as a UUID (version 4 layout).
+// A job id. raregen makes UUIDs: 16 random bytes in the version 4 layout,
+// written "1b4e28ba-2fa1-4d3b-883f-0016d3cca427". Ids another writer of
+// publish_jobs made (the old RareGen service's "job_<ms>_<rand>") are kept
+// as the text they are, so that the row they name is found again.
 struct JobId {
+    static constexpr std::size_t k_max_text = 64;
+    // The UUID's bytes; for a text id, the first 16 bytes of SHA-256 of the
+    // text (a key for maps: equal ids have equal bytes).
     std::array<std::uint8_t, 16> bytes{};
-    bool operator==(const JobId&) const = default;
-    // 36 characters, e.g. "1b4e28ba-2fa1-4d3b-883f-0016d3cca427", into `out`.
-    void format(std::array<char, 36>& out) const noexcept;
+    FixedString<k_max_text> text_id;  // empty for a UUID
+
+    bool operator==(const JobId& o) const noexcept {
+        return bytes == o.bytes && text_id.view() == o.text_id.view();
+    }
+    bool is_uuid() const noexcept { return text_id.empty(); }
+    // The id as stored in publish_jobs.job_id, into `out` (a view of it).
+    std::string_view text(std::array<char, k_max_text>& out) const noexcept;
     std::string to_string() const;
-    // The inverse of format(); nullopt unless exactly that shape.
+    // A UUID in the canonical lowercase form format() writes, as a UUID;
+    // nullopt unless exactly that shape (any case).
     static std::optional<JobId> parse(std::string_view text) noexcept;
+    // Any id found in publish_jobs.job_id: a lowercase UUID as a UUID, any
+    // other non-empty text of at most k_max_text bytes as a text id; nullopt
+    // if empty or longer.
+    static std::optional<JobId> from_stored(std::string_view text) noexcept;
 };
+
+// Which canonical text of the record was signed and hashed (see
+// stages/ingest/intent.h): RFC 8785, or the old RareGen service's
+// JavaScript key order (differs only for records with array-index keys).
+enum class CanonicalForm : std::uint8_t { rfc8785, javascript };
+std::string_view canonical_form_name(CanonicalForm f) noexcept;
 
 struct TxBytes {
     std::array<std::uint8_t, k_max_tx_bytes> bytes{};
@@ -62,6 +84,7 @@ enum class FailCode : std::uint8_t {
     sink_refused,      // send: the sink refused the transaction for good
     network_rejected,  // send: ARC answered REJECTED or a 46x error for this transaction
     double_spend,      // send: ARC answered DOUBLE_SPEND_ATTEMPTED (the UTXO is spent elsewhere)
+    fee_ceiling,       // sign: the UTXO is worth more than a publication may pay as fee
 };
 std::string_view fail_code_name(FailCode c) noexcept;
 
@@ -73,6 +96,7 @@ struct Job {
     chain::Hash256 record_hash{};  // SHA256(JCS(record)), internal order = as hashed
     flow::Nanos accepted_at{0};
     std::array<std::uint8_t, 33> signer{};  // compressed pubkey that signed the intent
+    CanonicalForm canonical_form = CanonicalForm::rfc8785;
     // sequence
     std::uint64_t batch_no = 0;   // see sequence::Sequencer::name_of for the text id
     std::uint32_t batch_seq = 0;  // 1..N within the batch, gap-free

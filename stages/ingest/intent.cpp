@@ -156,12 +156,15 @@ bool parse_iso8601(std::string_view t, IsoTime& out) noexcept {
 }
 
 bool accepted_signature_alg(std::string_view alg) noexcept {
-    return iequals(alg, "ecdsa-secp256k1") || iequals(alg, "es256k") || iequals(alg, "secp256k1");
+    for (std::string_view name : k_signature_algs)
+        if (iequals(alg, name)) return true;
+    return false;
 }
 
 void IntentVerdict::fill_job(model::Job& job) const noexcept {
     job.record_id = record_id;
     job.record_hash = record_hash;
+    job.canonical_form = canonical_form;
 }
 
 void IntentVerdict::record_hash_hex(std::array<char, 64>& out) const noexcept {
@@ -194,6 +197,7 @@ IntentValidator::IntentValidator(NonceStore& nonces, const SignerRegistry& signe
     const std::size_t buffer = m_options.max_intent_bytes + simdjson::SIMDJSON_PADDING;
     m_input = std::make_unique<char[]>(buffer);  // zeroed: the padding is read, never used
     m_canonical.reserve(2 * m_options.max_intent_bytes);
+    m_canonical_js.reserve(2 * m_options.max_intent_bytes);
 }
 
 bool IntentValidator::reject(RejectReason reason) noexcept {
@@ -330,6 +334,7 @@ const IntentVerdict& IntentValidator::validate(std::string_view text, WallTime n
     v.record_id_known = false;
     v.record_id = {};
     v.canonical_record = {};
+    v.canonical_form = model::CanonicalForm::rfc8785;
     m_cur = Current{};
 
     if (text.size() > m_options.max_intent_bytes) {
@@ -403,7 +408,8 @@ const IntentVerdict& IntentValidator::validate(std::string_view text, WallTime n
     }
 
     v.accepted = true;
-    v.canonical_record = m_canonical;
+    v.canonical_record =
+        v.canonical_form == model::CanonicalForm::javascript ? m_canonical_js : m_canonical;
     v.timestamp =
         WallTime{std::chrono::nanoseconds{m_cur.ts_seconds * k_ns_per_s + m_cur.ts_nanos}};
     return v;
@@ -465,7 +471,9 @@ bool IntentValidator::check_schema(dom::element root) noexcept {
     if (!r.need_string(signature, "signature", "alg", s)) return false;
     if (!accepted_signature_alg(s)) {
         return r.fail("signature", "alg",
-                      "must be \"ecdsa-secp256k1\" (or \"ES256K\"): ECDSA over secp256k1, DER");
+                      "must name ECDSA over secp256k1 with a DER signature, one of (any case): "
+                      "\"ecdsa\", \"ecdsa-secp256k1\", \"bsv-ecdsa-secp256k1\", \"ES256K\", "
+                      "\"secp256k1\"");
     }
     if (!r.need_string(signature, "signature", "sig", m_cur.sig_b64)) return false;
     std::string_view hash;
@@ -489,6 +497,13 @@ bool IntentValidator::check_schema(dom::element root) noexcept {
         v.message.append("record cannot be canonicalized (RFC 8785): ").append(describe(jcs));
         return false;
     }
+    // The old service's form differs only when some key is an array index;
+    // it is kept for the signature step (same checks: it cannot fail now).
+    m_cur.has_javascript_form = m_canonicalizer.saw_array_index_key() &&
+                                m_canonicalizer.canonicalize(record_el, m_canonical_js,
+                                                             KeyOrder::javascript) ==
+                                    JcsStatus::ok &&
+                                m_canonical_js != m_canonical;
     return true;
 }
 
@@ -629,13 +644,33 @@ bool IntentValidator::check_signature() noexcept {
             "signature.sig must be base64 of a DER ECDSA signature (at most 72 bytes)");
         return reject(RejectReason::bad_signature);
     }
-    v.record_hash = chain::sha256(std::span<const std::uint8_t>(
-        reinterpret_cast<const std::uint8_t*>(m_canonical.data()), m_canonical.size()));
+    const auto hash_of = [](const std::string& text) {
+        return chain::sha256(std::span<const std::uint8_t>(
+            reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    };
+    const auto matches_hash_field = [&](const chain::Hash256& h) {
+        for (std::size_t i = 0; i < h.size(); ++i) {
+            if (lower(m_cur.hash_field[2 * i]) != k_hex_digits[h[i] >> 4] ||
+                lower(m_cur.hash_field[2 * i + 1]) != k_hex_digits[h[i] & 0x0f])
+                return false;
+        }
+        return true;
+    };
+    const std::span<const std::uint8_t> sig(der.data(), *der_size);
+    auto& secp = chain::Secp256k1::for_this_thread();
+    v.record_hash = hash_of(m_canonical);
+    v.canonical_form = model::CanonicalForm::rfc8785;
+    // The old service's form (see KeyOrder::javascript), where it differs:
+    // signature.hash, if it names a digest, says which form was signed;
+    // otherwise the form the signature verifies over.
+    chain::Hash256 js_hash{};
+    if (m_cur.has_javascript_form) js_hash = hash_of(m_canonical_js);
+    bool try_javascript = m_cur.has_javascript_form;
     if (!m_cur.hash_field.empty()) {
-        std::array<char, 64> hex;
-        v.record_hash_hex(hex);
-        for (std::size_t i = 0; i < hex.size(); ++i) {
-            if (lower(m_cur.hash_field[i]) != hex[i]) {
+        if (!matches_hash_field(v.record_hash)) {
+            if (!try_javascript || !matches_hash_field(js_hash)) {
+                std::array<char, 64> hex;
+                v.record_hash_hex(hex);
                 v.field.append("signature.hash");
                 v.message
                     .append(
@@ -644,11 +679,18 @@ bool IntentValidator::check_signature() noexcept {
                     .append(std::string_view(hex.data(), hex.size()));
                 return reject(RejectReason::bad_signature);
             }
+            v.record_hash = js_hash;
+            v.canonical_form = model::CanonicalForm::javascript;
         }
+        try_javascript = false;
     }
-    const chain::VerifyError e = chain::Secp256k1::for_this_thread().verify(
-        v.record_hash, std::span<const std::uint8_t>(der.data(), *der_size), v.pubkey,
-        /*allow_high_s=*/true);
+    chain::VerifyError e = secp.verify(v.record_hash, sig, v.pubkey, /*allow_high_s=*/true);
+    if (e == chain::VerifyError::bad_signature && try_javascript &&
+        secp.verify(js_hash, sig, v.pubkey, /*allow_high_s=*/true) == chain::VerifyError::ok) {
+        v.record_hash = js_hash;
+        v.canonical_form = model::CanonicalForm::javascript;
+        e = chain::VerifyError::ok;
+    }
     switch (e) {
         case chain::VerifyError::ok:
             return true;

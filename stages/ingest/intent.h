@@ -54,8 +54,11 @@
 //     address: optional string, informational only (not signed, not checked
 //     against the pubkey: the signature already binds the pubkey).
 //   * signature: object;
-//       alg   "ecdsa-secp256k1" or "ES256K" (or "secp256k1"), any case. All
-//             mean: ECDSA over secp256k1, DER signature, SHA-256 digest.
+//       alg   "ecdsa", "ecdsa-secp256k1", "bsv-ecdsa-secp256k1", "ES256K" or
+//             "secp256k1", any case (the first and third are what the old
+//             service's clients and README send). All mean the same: ECDSA
+//             over secp256k1, DER signature, SHA-256 digest. Another label is
+//             a schema error that lists these.
 //       sig   base64 (standard or URL-safe, padding optional; base64.h) of a
 //             DER signature, at most 72 bytes. High-S is accepted (it is
 //             normalized before verifying, as the seed's clients expect).
@@ -70,7 +73,13 @@
 //
 // The record hash: SHA-256 of the RFC 8785 canonical form of `record`
 // (jcs.h); its hex is the `hash` returned to the client, and the bytes are
-// model::Job::record_hash.
+// model::Job::record_hash. One exception, for the old service's clients: a
+// record with array-index keys ("2024", "10") has a second form, the old
+// service's (KeyOrder::javascript: those keys first, in numeric order). If
+// signature.hash names that form's digest, or the signature verifies over it
+// and not over RFC 8785's, the intent is accepted with that form: its text is
+// the canonical_record stored, its hash the record hash published (the one
+// the client signed and will look for), and canonical_form says so.
 //
 // Threads: an IntentValidator is used by one thread at a time (it owns a
 // parser and scratch buffers). The NonceStore and SignerRegistry it is given
@@ -177,8 +186,9 @@ struct IntentVerdict {
     model::FixedString<model::k_max_record_id> record_id;
 
     // --- when accepted ---
-    chain::Hash256 record_hash{};       // SHA256(JCS(record))
-    std::string_view canonical_record;  // JCS(record); valid until the next validate()
+    chain::Hash256 record_hash{};       // SHA-256 of canonical_record
+    std::string_view canonical_record;  // the form signed; valid until the next validate()
+    model::CanonicalForm canonical_form = model::CanonicalForm::rfc8785;
     std::array<std::uint8_t, 33> pubkey{};
     WallTime timestamp{};  // record.timestamp
 
@@ -224,6 +234,7 @@ class IntentValidator {
     Canonicalizer m_canonicalizer;
     std::unique_ptr<char[]> m_input;  // input copy, max_intent_bytes + SIMDJSON_PADDING
     std::string m_canonical;          // JCS(record)
+    std::string m_canonical_js;       // the old service's form, when it differs
     IntentVerdict m_verdict;
 
     // Pieces of the current intent found by the schema check (views into the
@@ -232,6 +243,7 @@ class IntentValidator {
         std::string_view nonce;
         std::string_view sig_b64;
         std::string_view hash_field;  // empty or a 64-hex digest to compare
+        bool has_javascript_form = false;  // m_canonical_js holds a different text
         std::int64_t ts_seconds = 0;  // record.timestamp as Unix seconds
         std::int32_t ts_nanos = 0;
     } m_cur;
@@ -249,6 +261,9 @@ struct IsoTime {
 // range (month 13, Feb 30, hour 24, offset over 23:59, ...).
 [[nodiscard]] bool parse_iso8601(std::string_view text, IsoTime& out) noexcept;
 
+// The signature.alg labels accepted (compared ignoring case).
+inline constexpr std::array<std::string_view, 5> k_signature_algs = {
+    "ecdsa", "ecdsa-secp256k1", "bsv-ecdsa-secp256k1", "es256k", "secp256k1"};
 // True if `alg` names ECDSA over secp256k1 as accepted above.
 [[nodiscard]] bool accepted_signature_alg(std::string_view alg) noexcept;
 

@@ -261,6 +261,31 @@ bool append_ecmascript_number(double value, std::string& out) {
     return true;
 }
 
+bool is_array_index_key(std::string_view key) noexcept {
+    // ToString(ToUint32(key)) == key and ToUint32(key) != 2^32 - 1.
+    if (key.empty() || key.size() > 10) return false;
+    if (key.size() > 1 && key[0] == '0') return false;
+    std::uint64_t value = 0;
+    for (char c : key) {
+        if (c < '0' || c > '9') return false;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    return value < 0xffffffffULL;
+}
+
+namespace {
+// The javascript KeyOrder: array indices first, by value (for canonical
+// decimals, shorter is smaller and equal lengths compare as text), then the
+// rest by UTF-16 code units.
+bool javascript_less(std::string_view a, std::string_view b) noexcept {
+    const bool ia = is_array_index_key(a);
+    const bool ib = is_array_index_key(b);
+    if (ia != ib) return ia;
+    if (ia) return a.size() != b.size() ? a.size() < b.size() : a < b;
+    return utf16_less(a, b);
+}
+}  // namespace
+
 bool utf16_less(std::string_view a, std::string_view b) noexcept {
     std::size_t const common = std::min(a.size(), b.size());
     auto const [pa, pb] = std::mismatch(a.data(), a.data() + common, b.data());
@@ -273,9 +298,12 @@ Canonicalizer::Canonicalizer(std::size_t expected_members) {
     m_members.reserve(expected_members);
 }
 
-JcsStatus Canonicalizer::canonicalize(simdjson::dom::element value, std::string& out) {
+JcsStatus Canonicalizer::canonicalize(simdjson::dom::element value, std::string& out,
+                                      KeyOrder order) {
     out.clear();
     m_members.clear();
+    m_order = order;
+    m_saw_index_key = false;
     JcsStatus const status = write_value(value, out);
     if (status != JcsStatus::ok) {
         out.clear();
@@ -348,9 +376,17 @@ JcsStatus Canonicalizer::write_object(simdjson::dom::object object, std::string&
         m_members.push_back(Member{field.key, field.value});
     }
     std::size_t const end = m_members.size();
-    std::sort(m_members.begin() + static_cast<std::ptrdiff_t>(base),
-              m_members.begin() + static_cast<std::ptrdiff_t>(end),
-              [](Member const& x, Member const& y) { return utf16_less(x.key, y.key); });
+    for (std::size_t i = base; i < end && !m_saw_index_key; ++i)
+        m_saw_index_key = is_array_index_key(m_members[i].key);
+    auto const first = m_members.begin() + static_cast<std::ptrdiff_t>(base);
+    auto const last = m_members.begin() + static_cast<std::ptrdiff_t>(end);
+    if (m_order == KeyOrder::javascript) {
+        std::sort(first, last,
+                  [](Member const& x, Member const& y) { return javascript_less(x.key, y.key); });
+    } else {
+        std::sort(first, last,
+                  [](Member const& x, Member const& y) { return utf16_less(x.key, y.key); });
+    }
 
     out.push_back('{');
     for (std::size_t i = base; i < end; ++i) {

@@ -47,6 +47,21 @@
 
 namespace raregen::ingest {
 
+// Member order in objects.
+//   rfc8785     RFC 8785: every key by its UTF-16 code units.
+//   javascript  what the RareGen Node service signed: JSON.stringify of an
+//               object rebuilt with its keys in Object.keys(o).sort() order.
+//               JavaScript lists "array index" keys (canonical decimal
+//               integers 0 .. 2^32-2: "0", "9", "10", "2024", not "01" or
+//               "-1") first, in numeric order, whatever the insertion order;
+//               the other keys follow in UTF-16 order. Everything else
+//               (strings, numbers, literals) is written the same way.
+// The two forms differ only for records with array-index keys.
+enum class KeyOrder : std::uint8_t { rfc8785, javascript };
+
+// True if JavaScript treats `key` as an array index (see KeyOrder).
+[[nodiscard]] bool is_array_index_key(std::string_view key) noexcept;
+
 enum class JcsStatus : std::uint8_t {
     ok,                 // `out` holds the canonical form
     invalid_utf8,       // a key or string is not well-formed UTF-8 (includes encoded
@@ -89,11 +104,16 @@ class Canonicalizer {
     // of object members open at once along one path of nesting.
     explicit Canonicalizer(std::size_t expected_members = 64);
 
-    // Clears `out` and writes the canonical form of `value` into it.
-    // Returns ok, or the first problem found (then `out` is empty).
-    // Throws only std::bad_alloc, when `out` or the scratch cannot grow
-    // (treated as fatal); every input problem is a return value.
-    [[nodiscard]] JcsStatus canonicalize(simdjson::dom::element value, std::string& out);
+    // Clears `out` and writes the canonical form of `value` into it, members
+    // in `order`. Returns ok, or the first problem found (then `out` is
+    // empty). Throws only std::bad_alloc, when `out` or the scratch cannot
+    // grow (treated as fatal); every input problem is a return value.
+    [[nodiscard]] JcsStatus canonicalize(simdjson::dom::element value, std::string& out,
+                                         KeyOrder order = KeyOrder::rfc8785);
+
+    // After an ok canonicalize(): true if some object in the value had an
+    // array-index key, i.e. the two KeyOrders may give different text.
+    [[nodiscard]] bool saw_array_index_key() const noexcept { return m_saw_index_key; }
 
     // Members the sort scratch holds without growing (for tests and sizing).
     [[nodiscard]] std::size_t scratch_capacity() const noexcept { return m_members.capacity(); }
@@ -109,6 +129,8 @@ class Canonicalizer {
 
     // A stack of object members: each open object owns the range it pushed.
     std::vector<Member> m_members;
+    KeyOrder m_order = KeyOrder::rfc8785;
+    bool m_saw_index_key = false;
 };
 
 }  // namespace raregen::ingest

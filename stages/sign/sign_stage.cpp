@@ -191,7 +191,9 @@ void SignStage::sign_chunk() noexcept {
             job.txid = chain::Hash256{};
             job.raw.size = 0;
             job.ef.size = 0;
-            job.fail = model::FailCode::build_failed;
+            job.fail = r.error == chain::BuildError::fee_above_ceiling
+                           ? model::FailCode::fee_ceiling
+                           : model::FailCode::build_failed;
         }
         m_ok[i] = ok ? 1 : 0;
     };

@@ -31,8 +31,8 @@ WITH e AS (
     -- Everything that did not confirm a row: other statuses, and a MINED for
     -- a job that is not waiting for it (failed, say, after a double spend
     -- whose other side lost): exactly what an operator needs to see.
-    INSERT INTO audit_log (event, actor, job_id, record_id, detail)
-    SELECT 'arc_status', 'arc', p.job_id, p.record_id, e.doc
+    INSERT INTO audit_log (event, event_type, actor, job_id, record_id, detail)
+    SELECT 'arc_status', 'arc_status', 'arc', p.job_id, p.record_id, e.doc
       FROM e LEFT JOIN publish_jobs p ON p.txid = e.txid
      WHERE e.st IS DISTINCT FROM 'MINED'
         OR (p.status IS DISTINCT FROM 'confirmed' AND e.txid NOT IN (SELECT txid FROM upd))

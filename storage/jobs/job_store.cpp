@@ -21,9 +21,10 @@ constexpr const char* k_row_columns =
 // Fills `r` from one row selected with k_row_columns; false with `why` if it
 // cannot be resumed.
 bool job_from_row(const pg::Result& res, int row, ResumedJob& r, std::string& why) {
-    const auto id = model::JobId::parse(res.text(row, 0));
+    const auto id = model::JobId::from_stored(res.text(row, 0));
     if (!id) {
-        why = "job_id is not a UUID";
+        why = "job_id is empty or longer than " + std::to_string(model::JobId::k_max_text) +
+              " bytes";
         return false;
     }
     r.job = model::Job{};
@@ -240,13 +241,11 @@ pg::Status claim_queued(pg::Connection& conn, const std::string& me, std::size_t
     const std::size_t from = out.size();
     std::vector<std::pair<std::string, std::string>> bad;
     pg::Status st = conn.transaction([&](pg::Connection& c) {
-        // Rows the old service took up itself leave the unowned index, a
-        // bounded number per pass (see migration 3).
-        pg::Result tag = c.exec(
-            "UPDATE publish_jobs SET instance_id = 'legacy' WHERE job_id IN (SELECT job_id FROM "
-            "publish_jobs WHERE instance_id IS NULL AND status <> 'queued' LIMIT 5000 FOR UPDATE "
-            "SKIP LOCKED)");
-        if (!tag.ok()) return tag.status();
+        // Rows nobody owns that are not queued (the old service's history, or
+        // a batch it is working on) are never written: no tag, no updated_at.
+        // In a database raregen made, unowned rows are the few another
+        // process inserted (publish_jobs_unowned_idx); in one the old
+        // service made, its own status indexes find the queued ones.
         const std::string sql =
             "UPDATE publish_jobs SET instance_id = $1, updated_at = now() "
             "WHERE job_id IN (SELECT job_id FROM publish_jobs "
@@ -274,6 +273,103 @@ pg::Status claim_queued(pg::Connection& conn, const std::string& me, std::size_t
     }
     sort_resume_order(out, from);
     return st;
+}
+
+namespace {
+constexpr const char* k_legacy_sending_sql = R"SQL(
+SELECT job_id, record_id, status, coalesce(txid, ''), coalesce(processing_batch_id, ''),
+       coalesce(sending_started_at::text, '')
+  FROM publish_jobs
+ WHERE instance_id IS NULL AND status = 'sending'
+ ORDER BY created_at, job_id)SQL";
+
+pg::Status read_legacy_sending(pg::Connection& c, LegacyScan& out) {
+    pg::Result r = c.exec(k_legacy_sending_sql);
+    if (!r.ok()) return r.status();
+    for (int i = 0; i < r.rows(); ++i) {
+        out.sending.push_back(LegacyJob{std::string(r.text(i, 0)), std::string(r.text(i, 1)),
+                                        std::string(r.text(i, 2)), std::string(r.text(i, 3)),
+                                        std::string(r.text(i, 4)), std::string(r.text(i, 5))});
+    }
+    return pg::Status::success();
+}
+}  // namespace
+
+pg::Status count_legacy(pg::Connection& conn, LegacyScan& out) {
+    out = LegacyScan{};
+    return conn.transaction(
+        [&](pg::Connection& c) {
+            pg::Result n = c.exec(
+                "SELECT count(*) FROM publish_jobs WHERE instance_id IS NULL AND status = "
+                "'processing_batch'");
+            if (!n.ok()) return n.status();
+            out.processing_batch = static_cast<std::uint64_t>(n.int64(0, 0).value_or(0));
+            return read_legacy_sending(c, out);
+        },
+        pg::Isolation::repeatable_read);
+}
+
+pg::Status requeue_legacy(pg::Connection& conn, const std::string& me, LegacyScan& out) {
+    out = LegacyScan{};
+    return conn.transaction([&](pg::Connection& c) {
+        // Never reached the network (see the header): queued again, unowned,
+        // so the claim pass publishes them; the old batch is remembered.
+        pg::Result r = c.exec_params(R"SQL(
+WITH moved AS (
+    SELECT job_id, record_id, processing_batch_id AS old_batch, batch_seq AS old_seq
+      FROM publish_jobs
+     WHERE instance_id IS NULL AND status = 'processing_batch' AND txid IS NULL
+       AND signed_tx IS NULL
+       FOR UPDATE
+), upd AS (
+    UPDATE publish_jobs p
+       SET status = 'queued', processing_batch_id = NULL, batch_seq = NULL, updated_at = now()
+      FROM moved m
+     WHERE p.job_id = m.job_id
+    RETURNING p.job_id
+), aud AS (
+    INSERT INTO audit_log (event, event_type, actor, job_id, record_id, detail)
+    SELECT 'legacy_requeued', 'legacy_requeued', 'raregen', m.job_id, m.record_id,
+           jsonb_build_object('instance', $1::text, 'old_batch_id', m.old_batch,
+                              'old_batch_seq', m.old_seq)
+      FROM moved m
+)
+SELECT count(*) FROM upd)SQL",
+                                     me);
+        if (!r.ok()) return r.status();
+        out.requeued = static_cast<std::uint64_t>(r.int64(0, 0).value_or(0));
+        pg::Result left = c.exec(
+            "SELECT count(*) FROM publish_jobs WHERE instance_id IS NULL AND status = "
+            "'processing_batch'");
+        if (!left.ok()) return left.status();
+        out.processing_batch = static_cast<std::uint64_t>(left.int64(0, 0).value_or(0));
+        return read_legacy_sending(c, out);
+    });
+}
+
+pg::Status mark_legacy_sent(pg::Connection& conn, const std::string& me, const LegacyJob& job,
+                            std::string_view arc_status, bool& marked) {
+    marked = false;
+    return conn.transaction([&](pg::Connection& c) {
+        pg::Result r = c.exec_params(R"SQL(
+WITH upd AS (
+    UPDATE publish_jobs
+       SET status = 'sent', sent_at = coalesce(sent_at, now()), arc_status = $3,
+           instance_id = $4, updated_at = now()
+     WHERE job_id = $1 AND txid = $2 AND instance_id IS NULL AND status = 'sending'
+    RETURNING job_id, record_id
+), aud AS (
+    INSERT INTO audit_log (event, event_type, actor, job_id, record_id, detail)
+    SELECT 'legacy_sent', 'legacy_sent', 'raregen', job_id, record_id,
+           jsonb_build_object('instance', $4::text, 'txid', $2::text, 'arc_status', $3::text)
+      FROM upd
+)
+SELECT count(*) FROM upd)SQL",
+                                     job.job_id, job.txid, std::string(arc_status), me);
+        if (!r.ok()) return r.status();
+        marked = r.int64(0, 0).value_or(0) == 1;
+        return pg::Status::success();
+    });
 }
 
 }  // namespace raregen::jobs

@@ -90,7 +90,8 @@ struct ResumedJob {
 // one transaction; appends them to `out` in resume order. Rows that cannot
 // be resumed (no job id in UUID form, a record hash that is not 64 hex, a
 // stored transaction that does not fit a Job) are marked failed with the
-// reason instead.
+// reason instead. Job ids are taken as stored (model::JobId::from_stored):
+// the old service's text ids resume like raregen's UUIDs.
 pg::Status adopt_jobs(pg::Connection& conn, const std::string& dead, const std::string& me,
                       std::vector<ResumedJob>& out);
 
@@ -99,5 +100,55 @@ pg::Status adopt_jobs(pg::Connection& conn, const std::string& dead, const std::
 // same row. Appends them (route sequence) in created_at order.
 pg::Status claim_queued(pg::Connection& conn, const std::string& me, std::size_t limit,
                         std::vector<ResumedJob>& out);
+
+// ---- switching over from the old RareGen service ----------------------------
+//
+// Rows the old service was working on when it stopped have no owner
+// (instance_id NULL) and status processing_batch or sending. They are never
+// touched unless the operator says the old service is stopped for good
+// (`raregen run --adopt-legacy`): while it runs, they are its own.
+//
+// The old worker's states (its batch-worker): processing_batch = claimed
+// into a batch, nothing built, no UTXO reserved; sending = a UTXO reserved,
+// a transaction built and perhaps broadcast, its txid written only once
+// broadcast succeeded (then the row becomes sent). So:
+//   processing_batch, no txid  never reached the network: back to queued
+//                              (old batch id and seq kept in audit_log),
+//                              claimed and published like any queued row;
+//   sending with a txid        for the caller to look up at ARC: known ->
+//                              mark_legacy_sent; unknown -> unresolved;
+//   sending without a txid     unresolved: it may be on chain under a txid
+//                              nobody recorded. Left exactly as it is, for
+//                              the operator (never published again by
+//                              raregen unless the operator re-queues it).
+// The UTXOs the old service reserved stay reserved: never leased again.
+struct LegacyJob {
+    std::string job_id;
+    std::string record_id;
+    std::string status;
+    std::string txid;  // empty if none
+    std::string batch_id;
+    std::string sending_started_at;  // as text, empty if none
+};
+struct LegacyScan {
+    std::uint64_t requeued = 0;         // processing_batch -> queued (requeue only)
+    std::vector<LegacyJob> sending;     // to resolve (txid) or report
+    std::uint64_t processing_batch = 0; // seen (count_legacy) or left (with a txid)
+};
+
+// Counts and lists what the old service left (nothing is written): for the
+// warning a run prints without --adopt-legacy.
+pg::Status count_legacy(pg::Connection& conn, LegacyScan& out);
+
+// Requeues the old service's processing_batch rows that carry no txid, one
+// audit_log row each ('legacy_requeued', with the old batch id and seq),
+// and lists its sending rows. One transaction.
+pg::Status requeue_legacy(pg::Connection& conn, const std::string& me, LegacyScan& out);
+
+// ARC holds `txid` for this old sending row: it is sent (owned by `me`, so
+// no other engine touches it again). False if the row is no longer an
+// unowned sending row with that txid.
+pg::Status mark_legacy_sent(pg::Connection& conn, const std::string& me, const LegacyJob& job,
+                            std::string_view arc_status, bool& marked);
 
 }  // namespace raregen::jobs

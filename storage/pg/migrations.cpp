@@ -283,10 +283,10 @@ ON CONFLICT (gate) DO NOTHING;
 // index entries) only if the update changes no indexed column and the page
 // has room. The engine's hottest update, a job's outcome (sending, sent,
 // failed), changes `status`; so no index may mention status. Claiming unowned
-// queued rows goes through an index of unowned rows instead (the claim pass
-// tags rows the old service is working on as instance 'legacy', so that
-// index stays small), adoption through an index on the owner. Pages are
-// filled half, leaving room for the new versions of their rows.
+// queued rows goes through an index of unowned rows instead (in a database
+// the old service used, its own status indexes serve that query), adoption
+// through an index on the owner. Pages are filled half, leaving room for the
+// new versions of their rows.
 constexpr const char* k_migration_3 = R"SQL(
 DROP INDEX IF EXISTS publish_jobs_active_idx;
 DROP INDEX IF EXISTS publish_jobs_batch_idx;
@@ -297,10 +297,19 @@ CREATE INDEX IF NOT EXISTS publish_jobs_owner_idx
 ALTER TABLE publish_jobs SET (fillfactor = 50);
 )SQL";
 
-constexpr std::array<Migration, 3> k_builtin{{
+// The old service's own audit_log names its event `event_type` (NOT NULL);
+// raregen writes both columns, so the table takes rows from either writer.
+// The claim pass no longer tags the old service's rows (they are history:
+// never rewritten); the index that tag fed is left as it is.
+constexpr const char* k_migration_4 = R"SQL(
+ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS event_type text;
+)SQL";
+
+constexpr std::array<Migration, 4> k_builtin{{
     {1, "raregen_service_tables", k_migration_1},
     {2, "exactly_once", k_migration_2},
     {3, "outcomes_in_place", k_migration_3},
+    {4, "old_service_audit_log", k_migration_4},
 }};
 
 // Every migration transaction starts with this: a bounded wait for table

@@ -131,7 +131,8 @@ bool PoolFeeder::fill_and_renew(Clock::time_point& next_renew) {
         const std::size_t free = m_ring.free_slots();
         if (free < m_chunk) return true;
         const std::size_t want = std::min(free, m_chunk);
-        auto leased = lease_utxos(conn, m_options.instance_id, want, m_options.lease_duration);
+        auto leased = lease_utxos(conn, m_options.instance_id, want, m_options.lease_duration,
+                                  m_options.publish_value);
         if (!leased.ok()) {
             set_error(leased.status);
             return false;
@@ -157,7 +158,7 @@ bool PoolFeeder::fill_and_renew(Clock::time_point& next_renew) {
                 // come back when it stops or dies). One statement, one
                 // snapshot: an engine releasing its leftovers between two
                 // separate checks would otherwise look like neither.
-                const auto more = pool_may_supply(conn, m_options.instance_id);
+                const auto more = pool_may_supply(conn, m_options.instance_id, m_options.publish_value);
                 if (!more.ok()) {
                     set_error(more.status);
                     return false;

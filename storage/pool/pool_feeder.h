@@ -65,6 +65,8 @@ struct PoolFeederOptions {
     std::chrono::milliseconds poll_interval{100};
     // Close the ring once the table has no leasable UTXO left (batch runs).
     bool close_when_empty = false;
+    // Only UTXOs of exactly this value are leased (see lease_utxos).
+    std::int64_t publish_value = k_publish_value;
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{std::chrono::seconds(5)};
     // Called on the feeder thread after UTXOs were pushed (and after the ring

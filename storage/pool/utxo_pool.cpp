@@ -12,9 +12,15 @@ namespace {
 
 // What a row must look like to be leased (see the header: every outpoint
 // handed out parses and names its row exactly).
-constexpr const char* k_leasable = R"SQL(
+// Only outputs of exactly the publish value: a publication spends its whole
+// input (no change), so a larger output (the old service's split change,
+// recorded as 'publish') would be burnt as fee. Those are funding.
+std::string leasable(std::int64_t publish_value) {
+    return R"SQL(
        purpose = 'publish' AND status = 'available' AND dirty IS NOT TRUE
-   AND txid ~ '^[0-9a-f]{64}$' AND vout BETWEEN 0 AND 4294967295 AND satoshis > 0)SQL";
+   AND txid ~ '^[0-9a-f]{64}$' AND vout BETWEEN 0 AND 4294967295 AND satoshis = )SQL" +
+           std::to_string(publish_value);
+}
 
 // Ends a lease: back to 'available' unless a durable job spends the row.
 // $1 is the instance id when the filter uses it.
@@ -159,7 +165,8 @@ std::optional<Purpose> parse_purpose(std::string_view text) {
 
 PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::string_view instance_id,
                                                  std::size_t max_n,
-                                                 std::chrono::milliseconds lease) {
+                                                 std::chrono::milliseconds lease,
+                                                 std::int64_t publish_value) {
     PoolResult<std::vector<chain::Utxo>> out;
     if (instance_id.empty()) {
         out.status = pg::Status::failure("leasing UTXOs needs an engine instance id (a bug)");
@@ -168,10 +175,10 @@ PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::stri
     if (max_n == 0) return out;
     // One statement: the rows are locked (SKIP LOCKED: rows another lease is
     // taking right now are passed over, not waited for) and marked together.
-    static const std::string sql = std::string(R"SQL(
+    const std::string sql = std::string(R"SQL(
 WITH picked AS (
     SELECT txid, vout FROM utxos
-     WHERE )SQL") + k_leasable + R"SQL(
+     WHERE )SQL") + leasable(publish_value) + R"SQL(
      LIMIT $2
        FOR UPDATE SKIP LOCKED),
 leased AS (
@@ -208,10 +215,10 @@ SELECT txid, vout, satoshis FROM leased ORDER BY txid, vout)SQL";
     return out;
 }
 
-PoolResult<bool> has_available(pg::Connection& conn) {
+PoolResult<bool> has_available(pg::Connection& conn, std::int64_t publish_value) {
     PoolResult<bool> out;
-    static const std::string sql =
-        std::string("SELECT EXISTS (SELECT 1 FROM utxos WHERE ") + k_leasable + ")";
+    const std::string sql =
+        "SELECT EXISTS (SELECT 1 FROM utxos WHERE " + leasable(publish_value) + ")";
     pg::Result r = conn.exec(sql);
     if (!r.ok() || r.rows() != 1) {
         out.status = failed("counting available UTXOs failed", r);
@@ -221,10 +228,11 @@ PoolResult<bool> has_available(pg::Connection& conn) {
     return out;
 }
 
-PoolResult<bool> pool_may_supply(pg::Connection& conn, std::string_view instance_id) {
+PoolResult<bool> pool_may_supply(pg::Connection& conn, std::string_view instance_id,
+                                 std::int64_t publish_value) {
     PoolResult<bool> out;
-    static const std::string sql =
-        std::string("SELECT EXISTS (SELECT 1 FROM utxos WHERE ") + k_leasable + R"SQL()
+    const std::string sql =
+        "SELECT EXISTS (SELECT 1 FROM utxos WHERE " + leasable(publish_value) + R"SQL()
     OR EXISTS (
     SELECT 1 FROM utxos u
      WHERE u.purpose = 'publish' AND u.status = 'reserved'
@@ -367,7 +375,7 @@ SELECT r.txid, r.vout, r.satoshis, coalesce(r.script, ''), r.address, $6, 'avail
     return out;
 }
 
-PoolResult<PoolStatus> pool_status(pg::Connection& conn) {
+PoolResult<PoolStatus> pool_status(pg::Connection& conn, std::int64_t publish_value) {
     PoolResult<PoolStatus> out;
     PoolStatus& s = out.value;
     // One snapshot, so the counts add up.
@@ -397,13 +405,21 @@ SELECT leased_by, count(*), count(*) FILTER (WHERE lease_until < now())
                 s.by_instance.push_back(InstanceLeases{std::string(inst.text(i, 0)),
                                                        count_at(inst, i, 1), count_at(inst, i, 2)});
             }
-            static const std::string others =
-                std::string("SELECT count(*) FILTER (WHERE ") + k_leasable +
-                "), count(*) FILTER (WHERE status = 'reserved' AND leased_by IS NULL) FROM utxos";
+            const std::string others =
+                "SELECT count(*) FILTER (WHERE " + leasable(publish_value) +
+                "), count(*) FILTER (WHERE status = 'reserved' AND leased_by IS NULL), "
+                "count(*) FILTER (WHERE purpose = 'publish' AND status = 'available' AND "
+                "dirty IS NOT TRUE AND satoshis > " +
+                std::to_string(publish_value) +
+                "), coalesce(sum(satoshis) FILTER (WHERE purpose = 'publish' AND status = "
+                "'available' AND dirty IS NOT TRUE AND satoshis > " +
+                std::to_string(publish_value) + "), 0)::bigint FROM utxos";
             pg::Result more = c.exec(others);
             if (!more.ok() || more.rows() != 1) return failed("counting UTXOs failed", more);
             s.leasable = count_at(more, 0, 0);
             s.reserved_unleased = count_at(more, 0, 1);
+            s.oversized = count_at(more, 0, 2);
+            s.oversized_satoshis = more.int64(0, 3).value_or(0);
             return pg::Status::success();
         },
         pg::Isolation::repeatable_read);

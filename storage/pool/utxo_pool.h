@@ -54,6 +54,10 @@
 
 namespace raregen::pool {
 
+// The value of one publication UTXO (the seed's split makes 100-satoshi
+// outputs). Only outputs of exactly this value are leased.
+inline constexpr std::int64_t k_publish_value = 100;
+
 // A value, or the failure that prevented it (value is then default).
 template <class T>
 struct PoolResult {
@@ -74,19 +78,27 @@ std::optional<Purpose> parse_purpose(std::string_view text);
 // sorting would make each lease scan the whole pool. Fewer than max_n (or
 // none) means that is all that was available and not locked by another lease
 // in flight. Precondition: instance_id not empty.
+//
+// Only rows of exactly `publish_value` satoshis are leased: a publication
+// spends its whole input with no change, so anything larger would be burnt
+// as fee. Larger 'publish' rows (the old service recorded its split's change
+// that way) stay where they are, as funding (PoolStatus::oversized).
 PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::string_view instance_id,
                                                  std::size_t max_n,
-                                                 std::chrono::milliseconds lease);
+                                                 std::chrono::milliseconds lease,
+                                                 std::int64_t publish_value = k_publish_value);
 
 // True if some row could still be leased (ignores row locks). Lets a caller
 // tell "the pool is empty" from "another engine was leasing the rest just then".
-PoolResult<bool> has_available(pg::Connection& conn);
+PoolResult<bool> has_available(pg::Connection& conn,
+                               std::int64_t publish_value = k_publish_value);
 
 // True if a publish UTXO is leasable now, or another engine (not
 // `instance_id`) holds one it has not spent (those come back to the pool when
 // it stops or dies), judged in one snapshot. A batch run that found the pool
 // empty waits while this holds rather than give up.
-PoolResult<bool> pool_may_supply(pg::Connection& conn, std::string_view instance_id);
+PoolResult<bool> pool_may_supply(pg::Connection& conn, std::string_view instance_id,
+                                 std::int64_t publish_value = k_publish_value);
 
 // Sets lease_until (and reserved_until) of every reserved row leased by
 // `instance_id` to now() + lease. Returns how many rows it extended.
@@ -155,8 +167,13 @@ struct PoolStatus {
     std::uint64_t leasable = 0;  // what lease_utxos could hand out now
     // Reserved without leased_by: the RareGen service's reservations.
     std::uint64_t reserved_unleased = 0;
+    // Available 'publish' rows worth more than the publish value: never
+    // leased for a publication (funding to split instead), and their total.
+    std::uint64_t oversized = 0;
+    std::int64_t oversized_satoshis = 0;
 };
 
-PoolResult<PoolStatus> pool_status(pg::Connection& conn);
+PoolResult<PoolStatus> pool_status(pg::Connection& conn,
+                                   std::int64_t publish_value = k_publish_value);
 
 }  // namespace raregen::pool

@@ -53,9 +53,8 @@ void push_bytea(std::string& a, chain::ByteSpan bytes) {
     a.append("\",");
 }
 void push_job_id(std::string& a, const model::JobId& id) {
-    std::array<char, 36> text;
-    id.format(text);
-    push_text(a, std::string_view(text.data(), text.size()));
+    std::array<char, model::JobId::k_max_text> text;
+    push_text(a, id.text(text));
 }
 std::string txid_hex(const chain::Hash256& txid) {
     return chain::to_hex_reversed(chain::ByteSpan(txid.data(), txid.size()));
@@ -84,9 +83,9 @@ WITH input AS (
                        AND q.job_id <> t.job_id)) AS taken
       FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
                   $7::text[], $8::int[], $9::text[], $10::bytea[], $11::bytea[], $12::text[],
-                  $13::bigint[])
+                  $13::bigint[], $15::text[])
         AS t(job_id, record_id, canonical, record_hash, pubkey_hex, intake_seq, batch_id, seq,
-             txid, raw, ef, spent_txid, spent_vout)
+             txid, raw, ef, spent_txid, spent_vout, form)
 ), ins AS (
     INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, cdn_url,
                               file_sha256, status, created_at, updated_at, intake_seq, instance_id,
@@ -109,9 +108,10 @@ WITH input AS (
       FROM input i JOIN ins USING (job_id)
     ON CONFLICT DO NOTHING
 ), audit AS (
-    INSERT INTO audit_log (event, actor, job_id, record_id, detail)
-    SELECT 'job_accepted', 'raregen', ins.job_id, ins.record_id, jsonb_build_object('instance', $14::text)
-      FROM ins
+    INSERT INTO audit_log (event, event_type, actor, job_id, record_id, detail)
+    SELECT 'job_accepted', 'job_accepted', 'raregen', ins.job_id, ins.record_id,
+           jsonb_build_object('instance', $14::text, 'canonical', i.form)
+      FROM ins JOIN input i USING (job_id)
 ), spend AS (
     UPDATE utxos x
        SET status = 'spent', spent_at = coalesce(x.spent_at, now()), spent_by_txid = i.txid,
@@ -238,6 +238,9 @@ std::string_view fail_detail(model::FailCode c) {
             return "the network rejected the transaction";
         case model::FailCode::double_spend:
             return "the network saw another transaction spending the same UTXO";
+        case model::FailCode::fee_ceiling:
+            return "the UTXO drawn is worth more than a publication may pay as fee (no change "
+                   "output): it was not spent; publish UTXOs must hold the publication value";
         case model::FailCode::none:
             break;
     }
@@ -257,7 +260,7 @@ struct IdHash {
 // Reused per-flush state (writer thread only): array literals, one per
 // column, and the facts folded per job.
 struct WriteBehind::Columns {
-    std::string a[13];
+    std::string a[14];
     std::vector<std::string> ids;
     std::vector<Merged> jobs;
     std::unordered_map<std::array<std::uint8_t, 16>, std::size_t, IdHash> index;
@@ -605,7 +608,7 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
     // 1. accepted here (with their batch and signature if also here)
     {
         std::size_t n = 0;
-        for (int i = 0; i < 13; ++i)
+        for (int i = 0; i < 14; ++i)
             open_array(c.a[i]);
         c.ids.clear();
         for (const Merged& m : c.jobs) {
@@ -625,12 +628,13 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
             push_uint(c.a[5], j.intake_seq);
             push_batch_cols(m, c.a[6], c.a[7]);
             push_signed_cols(m, c.a[8], c.a[9], c.a[10], c.a[11], c.a[12]);
+            push_text(c.a[13], model::canonical_form_name(j.canonical_form));
         }
         if (n != 0) {
-            for (int i = 0; i < 13; ++i)
+            for (int i = 0; i < 14; ++i)
                 close_array(c.a[i]);
             auto r = run(k_accepted_sql, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5], c.a[6],
-                         c.a[7], c.a[8], c.a[9], c.a[10], c.a[11], c.a[12], me);
+                         c.a[7], c.a[8], c.a[9], c.a[10], c.a[11], c.a[12], me, c.a[13]);
             if (!r) return false;
             const auto took = note_refusals(*r, true);
             for (const Merged& m : c.jobs)

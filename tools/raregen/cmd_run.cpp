@@ -41,6 +41,7 @@
 #include "stages/ingest/signer_registry.h"
 #include "stages/ingest/wall_time.h"
 #include "stages/pipeline/pipeline.h"
+#include "stages/send/arc_answer.h"
 #include "stages/send/arc_client.h"
 #include "stages/send/file_sink.h"
 #include "stages/sign/resigner.h"
@@ -59,6 +60,7 @@
 #include "storage/writebehind/write_behind.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
+#include "tools/raregen/http.h"
 
 namespace raregen::cli {
 
@@ -86,6 +88,7 @@ struct RunOptions {
     bool no_gate = false;
     bool memory = false;   // no database at all
     bool keep_db = false;  // keep the private cluster's directory
+    bool adopt_legacy = false;  // the old RareGen service is stopped for good: take its work
     std::size_t ring_capacity = 4096;
     std::uint64_t flush_max = 8192;
     std::uint64_t lease_s = 300;
@@ -102,6 +105,87 @@ struct RunOptions {
     std::string callback_listen;  // HOST:PORT of the callback endpoint
     double callback_wait_s = 0;   // after the drain: wait this long for confirmations
 };
+
+// What the old RareGen service left unfinished (jobs/job_store.h explains
+// the states). Without --adopt-legacy nothing is touched: a warning says what
+// is there and how to take it over. With it: its processing_batch jobs are
+// queued again (then claimed and published like any queued row), its
+// sending jobs with a txid are looked up at ARC (known: sent), and the rest
+// are listed for the operator, never published again by raregen.
+// Returns an error message, empty on success; fills `report` (null if the
+// old service left nothing).
+std::string take_over_legacy(pg::Connection& db, const std::string& me, bool adopt,
+                             const std::optional<send::ArcSettings>& arc, Json& report) {
+    jobs::LegacyScan scan;
+    if (!adopt) {
+        if (pg::Status st = jobs::count_legacy(db, scan); !st.ok())
+            return "reading the old service's unfinished jobs failed: " + st.message();
+        if (scan.processing_batch == 0 && scan.sending.empty()) return {};
+        std::fprintf(stderr,
+                     "raregen run: warning: %llu jobs in processing_batch and %zu in sending "
+                     "belong to no raregen engine: the old RareGen service's. They are left to "
+                     "it. If it is stopped for good, run once with --adopt-legacy to publish "
+                     "them (README: switching over).\n",
+                     static_cast<unsigned long long>(scan.processing_batch), scan.sending.size());
+        report["left_to_old_service"]["processing_batch"] = scan.processing_batch;
+        report["left_to_old_service"]["sending"] = scan.sending.size();
+        return {};
+    }
+    if (pg::Status st = jobs::requeue_legacy(db, me, scan); !st.ok())
+        return "taking over the old service's batches failed: " + st.message();
+    report["requeued_from_processing_batch"] = scan.requeued;
+    std::uint64_t marked_sent = 0;
+    Json unresolved = Json::array();
+    for (const jobs::LegacyJob& j : scan.sending) {
+        std::string why;
+        if (j.txid.empty()) {
+            why = "sending without a txid: it may be on chain under a txid nobody recorded";
+        } else if (!arc) {
+            why = "sending with a txid, and no ARC to look it up (give --arc-url)";
+        } else {
+            const HttpResponse r = arc_call(arc->url + "/v1/tx/" + j.txid, arc->api_key, {}, {},
+                                            15'000);
+            std::string status;
+            if (http_ok(r)) {
+                try {
+                    status = Json::parse(r.body).value("txStatus", std::string());
+                } catch (const std::exception&) {
+                }
+            }
+            if (!status.empty() && send::arc_status_accepted(status)) {
+                bool marked = false;
+                if (pg::Status st = jobs::mark_legacy_sent(db, me, j, status, marked); !st.ok())
+                    return "marking an old sending job sent failed: " + st.message();
+                if (marked) {
+                    ++marked_sent;
+                    continue;
+                }
+                why = "changed while it was looked up";
+            } else if (r.completed && r.status == 404) {
+                why = "sending with a txid ARC does not know, and no stored transaction to resend";
+            } else {
+                why = "ARC gave no definite answer for its txid (" + http_problem(r) +
+                      "): run again to look it up";
+            }
+        }
+        Json u;
+        u["job_id"] = j.job_id;
+        u["record_id"] = j.record_id;
+        if (!j.txid.empty()) u["txid"] = j.txid;
+        if (!j.sending_started_at.empty()) u["sending_started_at"] = j.sending_started_at;
+        u["why"] = why;
+        unresolved.push_back(std::move(u));
+    }
+    report["sending_found_at_arc"] = marked_sent;
+    report["unresolved"] = unresolved;
+    std::fprintf(stderr,
+                 "raregen run: took over the old service's work: %llu jobs queued again from "
+                 "processing_batch, %llu sending jobs found at ARC (sent), %zu left for you to "
+                 "decide (see \"legacy\" in the summary; README: switching over)\n",
+                 static_cast<unsigned long long>(scan.requeued),
+                 static_cast<unsigned long long>(marked_sent), unresolved.size());
+    return {};
+}
 
 // Registers the keys of a signer file ("PUBKEY_HEX [active|revoked]" lines)
 // in registered_keys. Returns an error message, empty on success.
@@ -369,6 +453,7 @@ int run_pipeline(const RunOptions& o) {
     }
 
     // ---- this engine's identity, and what dead ones left ----
+    Json legacy_report;
     std::optional<jobs::InstanceLease> instance;
     std::string instance_id = "memory";
     if (!o.memory) {
@@ -390,6 +475,10 @@ int run_pipeline(const RunOptions& o) {
         }
         if (const auto r = pool::reclaim_expired(*db); !r.ok())
             return internal_error("reclaiming expired UTXO leases failed: " + r.status.message());
+        if (std::string e = take_over_legacy(*db, instance_id, o.adopt_legacy, arc_settings,
+                                             legacy_report);
+            !e.empty())
+            return internal_error(e);
     }
 
     // ---- the graph ----
@@ -685,6 +774,7 @@ int run_pipeline(const RunOptions& o) {
         r["claimed"] = js.claimed;
         r["dead_instances_adopted"] = js.instances_adopted;
         summary["recovery"] = r;
+        if (!legacy_report.is_null()) summary["legacy"] = legacy_report;
         summary["instance"] = instance_id;
         summary["database"] = embedded ? std::string("embedded (private, ") +
                                              (o.keep_db ? "kept in " + embedded->directory()
@@ -811,6 +901,9 @@ void register_run_commands(CLI::App& app) {
     run->add_option("--seed", opts->seed, "seed for job ids (default: random)");
     run->add_flag("--memory", opts->memory,
                   "no database: nothing durable, nothing resumed (benchmarks, quick checks)");
+    run->add_flag("--adopt-legacy", opts->adopt_legacy,
+                  "the old RareGen service is stopped for good: publish the jobs it left in "
+                  "processing_batch, look its sending jobs up at ARC, report the rest");
     run->add_flag("--keep-db", opts->keep_db,
                   "without DATABASE_URL: keep the private PostgreSQL's directory after the run");
     run->add_option("--ring", opts->ring_capacity,

@@ -133,6 +133,45 @@ TEST(Publication, NoChangeLeavesRemainderAsFee) {
     EXPECT_EQ(tx.outputs.size(), 1u);
 }
 
+// A UTXO worth more than a publication needs is never burnt as fee: without
+// change, a fee above max(10 x the rate's fee, 1,000 sat) is refused before
+// anything is signed; with change the same UTXO is fine.
+TEST(Publication, AFeeAboveTheCeilingIsRefusedBeforeSigning) {
+    const PublicationKey key = test_key();
+    const RaregenPayload payload = raregen_payload(Hash256{});
+    const ByteSpan pushes[] = {payload.span()};
+    PublicationBuilder b;
+    Bytes raw{1, 2, 3};
+    const BuildResult big = b.build(key, test_utxo(961'722), pushes, {}, raw, nullptr);
+    EXPECT_EQ(big.error, BuildError::fee_above_ceiling);
+    EXPECT_EQ(big.available, 961'722u);
+    EXPECT_EQ(big.needed, 1'000u);  // 10 x 27 sat is under the floor
+    EXPECT_NE(build_error_message(big).find("ceiling"), std::string::npos);
+    EXPECT_TRUE(raw.empty()) << "nothing signed";
+    // The edge: exactly the ceiling passes, one more does not.
+    EXPECT_TRUE(b.build(key, test_utxo(1'000), pushes, {}, raw, nullptr).ok());
+    EXPECT_EQ(b.build(key, test_utxo(1'001), pushes, {}, raw, nullptr).error,
+              BuildError::fee_above_ceiling);
+    // The multiple rules when it is larger than the floor.
+    PublicationOptions steep;
+    steep.fee_rate = FeeRate{50'000, 1'000};  // 13,200 sat for the 264-byte tx
+    const std::uint64_t fee = steep.fee_rate.fee_for(PublicationBuilder::estimated_size(key, pushes, false));
+    EXPECT_TRUE(b.build(key, test_utxo(static_cast<std::int64_t>(fee * 10)), pushes, steep, raw,
+                        nullptr)
+                    .ok());
+    EXPECT_EQ(b.build(key, test_utxo(static_cast<std::int64_t>(fee * 10 + 1)), pushes, steep, raw,
+                      nullptr)
+                  .error,
+              BuildError::fee_above_ceiling);
+    // With change the remainder goes back to the key.
+    PublicationOptions change;
+    change.change = true;
+    const BuildResult kept = b.build(key, test_utxo(961'722), pushes, change, raw, nullptr);
+    ASSERT_TRUE(kept.ok());
+    EXPECT_LT(kept.fee, 100u);
+    EXPECT_EQ(kept.change, static_cast<std::int64_t>(961'722 - kept.fee));
+}
+
 TEST(Publication, DeterministicSignatures) {
     const PublicationKey key = test_key();
     const Bytes data{1, 2, 3};
@@ -181,7 +220,7 @@ TEST(Publication, PayloadLimit) {
     EXPECT_EQ(r.error, BuildError::payload_too_large);
     EXPECT_EQ(r.needed, 101u);
     opt.max_payload = 101;
-    EXPECT_TRUE(b.build(key, test_utxo(100000), pushes, opt, raw, nullptr).ok());
+    EXPECT_TRUE(b.build(key, test_utxo(1000), pushes, opt, raw, nullptr).ok());
 }
 
 TEST(Publication, SeveralAndEmptyPushes) {
@@ -190,8 +229,8 @@ TEST(Publication, SeveralAndEmptyPushes) {
     const ByteSpan pushes[] = {empty, big, mid};
     PublicationBuilder b;
     Bytes raw;
-    const BuildResult r = b.build(key, test_utxo(100000), pushes, {}, raw, nullptr);
-    ASSERT_TRUE(r.ok());
+    const BuildResult r = b.build(key, test_utxo(1000), pushes, {}, raw, nullptr);
+    ASSERT_TRUE(r.ok()) << build_error_message(r);
     Transaction tx;
     ASSERT_TRUE(parse_transaction(raw, tx).ok());
     std::vector<ByteSpan> got;
@@ -200,7 +239,7 @@ TEST(Publication, SeveralAndEmptyPushes) {
     EXPECT_EQ(got[0].size(), 0u);
     EXPECT_EQ(got[1].size(), 300u);
     EXPECT_EQ(got[2].size(), 76u);
-    const TxOut prev{100000, Bytes(key.locking_script().begin(), key.locking_script().end())};
+    const TxOut prev{1000, Bytes(key.locking_script().begin(), key.locking_script().end())};
     EXPECT_EQ(verify_p2pkh_input(tx, SighashCache::compute(tx), 0, prev), InputVerifyError::ok);
     // Tampering with the data breaks the signature.
     tx.outputs[0].script.back() ^= 1;

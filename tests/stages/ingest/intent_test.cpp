@@ -460,7 +460,109 @@ TEST(Iso8601, ParsesAndRefuses) {
     }
 }
 
+// What the old service's clients send (its test-publish-signed.ts and
+// generate-test-user.ts: alg "ecdsa" with the hex digest; its README: alg
+// "bsv-ecdsa-secp256k1" with hash "sha256"), high-S included.
+TEST_F(IntentTest, TheOldServicesClientsLabelsAreAccepted) {
+    int n = 0;
+    for (const char* alg : {"ecdsa", "ECDSA", "bsv-ecdsa-secp256k1", "BSV-ECDSA-SECP256K1"}) {
+        for (auto hash : {SignOptions::Hash::hex, SignOptions::Hash::name}) {
+            for (bool high_s : {false, true}) {
+                const OJson record = base_record("nonce-alg-" + std::to_string(n++));
+                SignOptions o;
+                o.alg = alg;
+                o.hash = hash;
+                o.high_s = high_s;
+                const IntentVerdict& v = run(make_intent(record, a, o));
+                ASSERT_TRUE(v.accepted) << alg << ": " << v.message.view();
+                EXPECT_EQ(v.record_hash, test::record_digest(record));
+                EXPECT_EQ(v.canonical_form, model::CanonicalForm::rfc8785);
+            }
+        }
+    }
+}
+
+TEST_F(IntentTest, AnUnknownAlgIsASchemaErrorListingTheAcceptedOnes) {
+    SignOptions o;
+    o.alg = "ed25519";
+    const IntentVerdict& v = run(make_intent(base_record(), a, o));
+    ASSERT_FALSE(v.accepted);
+    EXPECT_EQ(v.reason, RejectReason::schema);
+    EXPECT_EQ(v.field.view(), "signature.alg");
+    for (std::string_view name : {"\"ecdsa\"", "\"bsv-ecdsa-secp256k1\"", "\"ecdsa-secp256k1\""})
+        EXPECT_NE(v.message.view().find(name), std::string_view::npos) << v.message.view();
+}
+
+// A record with array-index keys ("2024", "10") has two texts: RFC 8785's
+// and the old service's ("10" after "9"; JavaScript puts index keys first).
+// A client of the old service signs the latter: accepted, and the hash
+// published is the one it signed.
+OJson record_with_index_keys(const std::string& nonce) {
+    OJson r = base_record(nonce);
+    r["terms"]["royaltiesByYear"] = OJson{{"2024", 12}, {"9", 3}, {"10", 7}, {"total", 22}};
+    r["2"] = "top-level index key";
+    return r;
+}
+
+TEST_F(IntentTest, ARecordSignedInTheOldServicesFormIsAcceptedWithThatHash) {
+    int n = 0;
+    for (auto hash : {SignOptions::Hash::hex, SignOptions::Hash::name, SignOptions::Hash::none}) {
+        for (bool high_s : {false, true}) {
+            const OJson record = record_with_index_keys("nonce-js-" + std::to_string(n++));
+            ASSERT_NE(test::old_service_digest(record), test::record_digest(record));
+            SignOptions o;
+            o.alg = "ecdsa";
+            o.hash = hash;
+            o.high_s = high_s;
+            o.old_service_form = true;
+            const IntentVerdict& v = run(make_intent(record, a, o));
+            ASSERT_TRUE(v.accepted) << v.message.view();
+            EXPECT_EQ(v.record_hash, test::old_service_digest(record));
+            EXPECT_EQ(v.canonical_form, model::CanonicalForm::javascript);
+            EXPECT_EQ(v.canonical_record, test::old_service_form(record));
+            model::Job job;
+            v.fill_job(job);
+            EXPECT_EQ(job.canonical_form, model::CanonicalForm::javascript);
+            EXPECT_EQ(job.record_hash, test::old_service_digest(record));
+        }
+    }
+    // The same record signed over RFC 8785 keeps RFC 8785.
+    const OJson record = record_with_index_keys("nonce-js-rfc");
+    const IntentVerdict& v = run(make_intent(record, a));
+    ASSERT_TRUE(v.accepted) << v.message.view();
+    EXPECT_EQ(v.record_hash, test::record_digest(record));
+    EXPECT_EQ(v.canonical_form, model::CanonicalForm::rfc8785);
+    EXPECT_EQ(v.canonical_record, test::jcs_of(record.dump()));
+}
+
+TEST_F(IntentTest, TamperingIsRefusedInEitherForm) {
+    SignOptions o;
+    o.alg = "ecdsa";
+    o.old_service_form = true;
+    // A value changed after signing.
+    OJson intent = make_intent(record_with_index_keys("nonce-t1"), a, o);
+    intent["record"]["terms"]["royaltiesByYear"]["10"] = 8;
+    expect_reject(intent, RejectReason::bad_signature, "signature.hash");
+    intent["signature"].erase("hash");
+    expect_reject(intent, RejectReason::bad_signature, "signature.sig");
+    // signature.hash names neither form's digest.
+    OJson other = make_intent(record_with_index_keys("nonce-t2"), a, o);
+    other["signature"]["hash"] = std::string(64, 'a');
+    expect_reject(other, RejectReason::bad_signature, "signature.hash");
+    // signature.hash names the old form, but the signature is over RFC 8785's.
+    OJson crossed = make_intent(record_with_index_keys("nonce-t3"), a);
+    crossed["signature"]["hash"] = chain::to_hex(test::old_service_digest(crossed["record"]));
+    expect_reject(crossed, RejectReason::bad_signature, "signature.sig");
+    // Another key's signature over the old form.
+    OJson stolen = make_intent(record_with_index_keys("nonce-t4"), b, o);
+    stolen["signer"]["pubkey"] = a.pub_hex;
+    expect_reject(stolen, RejectReason::bad_signature, "signature.sig");
+}
+
 TEST(SignatureAlg, AcceptedNames) {
+    EXPECT_TRUE(accepted_signature_alg("ecdsa"));
+    EXPECT_TRUE(accepted_signature_alg("ECDSA"));
+    EXPECT_TRUE(accepted_signature_alg("bsv-ecdsa-secp256k1"));
     EXPECT_TRUE(accepted_signature_alg("ecdsa-secp256k1"));
     EXPECT_TRUE(accepted_signature_alg("ES256K"));
     EXPECT_TRUE(accepted_signature_alg("es256k"));

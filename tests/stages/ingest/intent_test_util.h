@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -138,16 +139,59 @@ inline chain::Bytes to_high_s(chain::ByteSpan der) {
     return out;
 }
 
+// The old RareGen service's canonical text, written here without the
+// engine's canonicalizer: JSON.stringify of the record rebuilt with
+// Object.keys(o).sort(), where JavaScript lists array-index keys ("9",
+// "2024") first in numeric order. For ASCII keys and the values these tests
+// use (integers, short decimals, plain strings), nlohmann's dump writes
+// each value as JSON.stringify does.
+inline bool js_index_key(const std::string& k) {
+    if (k.empty() || k.size() > 10 || (k.size() > 1 && k[0] == '0')) return false;
+    for (char c : k)
+        if (c < '0' || c > '9') return false;
+    return std::stoull(k) < 0xffffffffULL;
+}
+inline std::string old_service_form(const OJson& v) {
+    if (v.is_array()) {
+        std::string out = "[";
+        for (std::size_t i = 0; i < v.size(); ++i)
+            out += (i ? "," : "") + old_service_form(v[i]);
+        return out + "]";
+    }
+    if (!v.is_object()) return v.dump();
+    std::vector<std::string> keys;
+    for (auto it = v.begin(); it != v.end(); ++it)
+        keys.push_back(it.key());
+    std::sort(keys.begin(), keys.end(), [](const std::string& a, const std::string& b) {
+        const bool ia = js_index_key(a), ib = js_index_key(b);
+        if (ia != ib) return ia;
+        if (ia) return std::stoull(a) < std::stoull(b);
+        return a < b;
+    });
+    std::string out = "{";
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        out += (i ? "," : "") + OJson(keys[i]).dump() + ":" + old_service_form(v[keys[i]]);
+    return out + "}";
+}
+inline chain::Hash256 old_service_digest(const OJson& record) {
+    const std::string text = old_service_form(record);
+    return chain::sha256(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
 struct SignOptions {
     std::string alg = "ecdsa-secp256k1";
     enum class Hash { hex, name, none } hash = Hash::hex;
     bool high_s = false;
     bool url_safe_unpadded = false;
+    bool old_service_form = false;  // sign the old service's text, not RFC 8785's
 };
 
-// An intent for `record`, signed over JCS(record) by `signer`.
+// An intent for `record`, signed over JCS(record) (or the old service's form)
+// by `signer`.
 inline OJson make_intent(const OJson& record, const TestSigner& signer, SignOptions o = {}) {
-    const chain::Hash256 digest = record_digest(record);
+    const chain::Hash256 digest =
+        o.old_service_form ? old_service_digest(record) : record_digest(record);
     chain::DerSignature der;
     if (!chain::Secp256k1::for_this_thread().sign(digest, signer.key, der)) {
         throw std::logic_error("sign failed");

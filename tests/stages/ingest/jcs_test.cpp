@@ -389,5 +389,57 @@ TEST(JcsCanonicalizer, SteadyStateAllocatesNothing) {
     EXPECT_EQ(first.substr(0, 40), R"({"assetId":"asset-é-1","distribution":{)");
 }
 
+
+// What the old RareGen service signed: JSON.stringify of the record rebuilt
+// with Object.keys(o).sort(); JavaScript lists array-index keys first, in
+// numeric order. Expected texts as node prints them for these inputs.
+std::string javascript_form(std::string_view json, bool* saw_index = nullptr) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded(json);
+    simdjson::dom::element root;
+    EXPECT_EQ(parser.parse(padded).get(root), simdjson::SUCCESS);
+    Canonicalizer canonicalizer;
+    std::string out;
+    EXPECT_EQ(canonicalizer.canonicalize(root, out, KeyOrder::javascript), JcsStatus::ok);
+    if (saw_index != nullptr) *saw_index = canonicalizer.saw_array_index_key();
+    return out;
+}
+
+TEST(JcsKeyOrder, JavascriptPutsArrayIndexKeysFirstInNumericOrder) {
+    bool saw = false;
+    EXPECT_EQ(javascript_form(R"({"b":1,"10":2,"9":3,"a":4})", &saw), R"({"9":3,"10":2,"a":4,"b":1})");
+    EXPECT_TRUE(saw);
+    EXPECT_EQ(canon_ok(R"({"b":1,"10":2,"9":3,"a":4})"), R"({"10":2,"9":3,"a":4,"b":1})");
+    // Not indices: leading zeros, signs, fractions, 2^32-1 and beyond; they
+    // sort as text among the other keys.
+    EXPECT_EQ(javascript_form(R"({"010":1,"-1":2,"1.5":3,"4294967295":4,"4294967294":5,"2":6})"),
+              R"({"2":6,"4294967294":5,"-1":2,"010":1,"1.5":3,"4294967295":4})");
+    // Nested objects too; arrays keep their order; values are written alike.
+    EXPECT_EQ(javascript_form(R"({"terms":{"2025":{"x":1e21,"0":"é"},"1999":[3,1]},"a":-0})"),
+              R"({"a":0,"terms":{"1999":[3,1],"2025":{"0":"é","x":1e+21}}})");
+    // No index key: both orders give the same text and nothing is flagged.
+    EXPECT_EQ(javascript_form(R"({"b":{"c":1},"a":[{"z":0,"y":1}]})", &saw),
+              canon_ok(R"({"b":{"c":1},"a":[{"z":0,"y":1}]})"));
+    EXPECT_FALSE(saw);
+}
+
+TEST(JcsKeyOrder, ArrayIndexKeys) {
+    for (std::string_view k : {"0", "9", "10", "2024", "4294967294"})
+        EXPECT_TRUE(is_array_index_key(k)) << k;
+    for (std::string_view k : {"", "00", "01", "-0", "-1", "1.0", "1e3", " 1", "4294967295",
+                               "99999999999", "a1", "1a"})
+        EXPECT_FALSE(is_array_index_key(k)) << k;
+}
+
+TEST(JcsKeyOrder, DuplicateKeysAreStillRefused) {
+    simdjson::dom::parser parser;
+    simdjson::padded_string padded(std::string_view(R"({"7":1,"a":2,"7":3})"));
+    simdjson::dom::element root;
+    ASSERT_EQ(parser.parse(padded).get(root), simdjson::SUCCESS);
+    Canonicalizer canonicalizer;
+    std::string out;
+    EXPECT_EQ(canonicalizer.canonicalize(root, out, KeyOrder::javascript), JcsStatus::duplicate_key);
+}
+
 }  // namespace
 }  // namespace raregen::ingest

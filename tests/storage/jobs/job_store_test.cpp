@@ -130,18 +130,79 @@ TEST_F(JobStoreTest, AdoptionResumesEachUnfinishedJobOnItsRoute) {
 TEST_F(JobStoreTest, UnreadableRowsAreFailedWithTheReasonNotResumed) {
     const std::string d = db();
     pg::Connection c = connect(d);
+    const std::string too_long(model::JobId::k_max_text + 1, 'j');
     ASSERT_TRUE(
         c.exec("INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, "
-               "status, instance_id) VALUES ('not-a-uuid', 'r', '{}', '" +
-               hash(9) + "', 'queued', 'i-dead')")
+               "status, instance_id) VALUES ('" +
+               too_long + "', 'r', '{}', '" + hash(9) + "', 'queued', 'i-dead')")
             .ok());
     std::vector<ResumedJob> out;
     ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
     EXPECT_TRUE(out.empty());
-    pg::Result r =
-        c.exec("SELECT status, error_code FROM publish_jobs WHERE job_id = 'not-a-uuid'");
+    pg::Result r = c.exec(
+        "SELECT status, error_code, error_detail FROM publish_jobs WHERE job_id = '" + too_long +
+        "'");
     EXPECT_EQ(r.text(0, 0), "failed");
     EXPECT_EQ(r.text(0, 1), "unresumable");
+    EXPECT_NE(r.text(0, 2).find("longer than 64"), std::string_view::npos) << r.text(0, 2);
+}
+
+// The old service's ids ("job_<ms>_<rand>") and an upper-case UUID another
+// writer made are resumed and claimed as they are stored, and written back
+// under the same text.
+TEST_F(JobStoreTest, TextJobIdsAreResumedAndClaimedAsStored) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    const std::string old_id = "job_1700000000123_k3j9x2";
+    const std::string upper = "2B4E28BA-2FA1-4D3B-883F-0016D3CCA427";
+    ASSERT_TRUE(c.exec("INSERT INTO publish_jobs (job_id, record_id, record_canonical, "
+                       "record_hash, status, instance_id, created_at) VALUES "
+                       "('" + old_id + "', 'r1', '{}', '" + hash(21) +
+                       "', 'queued', NULL, now() - interval '1 hour'), "
+                       "('" + upper + "', 'r2', '{}', '" + hash(22) +
+                       "', 'queued', 'i-dead', now())")
+                    .ok());
+    std::vector<ResumedJob> out;
+    ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].job.job_id.to_string(), upper);
+    EXPECT_FALSE(out[0].job.job_id.is_uuid());
+    out.clear();
+    ASSERT_TRUE(claim_queued(c, "i-me", 10, out).ok());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].job.job_id.to_string(), old_id);
+    EXPECT_EQ(out[0].route, Route::sequence);
+    pg::Result r = c.exec("SELECT count(*) FROM publish_jobs WHERE instance_id = 'i-me'");
+    EXPECT_EQ(r.text(0, 0), "2");
+}
+
+// The claim pass writes only the queued rows it takes: the old service's
+// history (sent, failed) and the batch it is working on keep every byte,
+// updated_at included.
+TEST_F(JobStoreTest, ClaimingNeverWritesRowsItDoesNotTake) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    for (int i = 0; i < 30; ++i) {
+        const char* status = i % 3 == 0 ? "sent" : i % 3 == 1 ? "failed" : "processing_batch";
+        ASSERT_TRUE(c.exec_params("INSERT INTO publish_jobs (job_id, record_id, "
+                                  "record_canonical, record_hash, status, updated_at) VALUES "
+                                  "($1, 'r', '{}', $2, $3, '2024-01-01 00:00:00+00')",
+                                  "job_17000000000" + std::to_string(i) + "_hist", hash(100 + i),
+                                  status)
+                        .ok());
+    }
+    auto snapshot = [&] {
+        pg::Result r = c.exec(
+            "SELECT string_agg(t::text, '|' ORDER BY job_id) FROM publish_jobs t "
+            "WHERE job_id LIKE '%_hist'");
+        return std::string(r.text(0, 0));
+    };
+    const std::string before = snapshot();
+    std::vector<ResumedJob> out;
+    for (int pass = 0; pass < 3; ++pass)
+        ASSERT_TRUE(claim_queued(c, "i-me", 100, out).ok());
+    EXPECT_TRUE(out.empty());
+    EXPECT_EQ(snapshot(), before);
 }
 
 TEST_F(JobStoreTest, ConcurrentClaimsNeverTakeTheSameRow) {
