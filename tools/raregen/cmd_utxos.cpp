@@ -326,6 +326,10 @@ int run_status() {
     }
     j["leases"] = leases;
     j["reserved_without_lease"] = s.reserved_unleased;
+    // 'publish' rows worth more than a publication: never leased (they would
+    // be burnt as fee); funding to split (raregen utxos split --from).
+    j["publish_above_value"]["count"] = s.oversized;
+    j["publish_above_value"]["satoshis"] = s.oversized_satoshis;
     return print_json(j);
 }
 

@@ -243,5 +243,75 @@ TEST_F(JobStoreTest, ConcurrentClaimsNeverTakeTheSameRow) {
               "0");
 }
 
+
+// What a stopped old service left: its batch's unsent jobs are queued again
+// (old batch remembered in audit_log), its sending jobs listed; one whose
+// txid ARC holds is marked sent; nothing raregen owns is touched, and
+// nothing at all without --adopt-legacy (count_legacy only reads).
+TEST_F(JobStoreTest, LegacyBatchesAreRequeuedAndSendingJobsListed) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    auto insert = [&](const std::string& id, int n, const std::string& status,
+                      const std::string& instance, const std::string& txid) {
+        ASSERT_TRUE(c.exec_params("INSERT INTO publish_jobs (job_id, record_id, record_canonical, "
+                                  "record_hash, status, instance_id, processing_batch_id, "
+                                  "batch_seq, txid) VALUES ($1, 'r', '{}', $2, $3, "
+                                  "NULLIF($4, ''), 'batch_old', $5, NULLIF($6, ''))",
+                                  id, hash(200 + n), status, instance, n, txid)
+                        .ok());
+    };
+    insert("job_1_a", 1, "processing_batch", "", "");
+    insert("job_1_b", 2, "processing_batch", "", "");
+    insert("job_1_c", 3, "sending", "", "");
+    insert("job_1_d", 4, "sending", "", std::string(64, 'd'));
+    insert(uuid(5), 5, "processing_batch", "i-live", "");  // raregen's own: not legacy
+
+    LegacyScan seen;
+    ASSERT_TRUE(count_legacy(c, seen).ok());
+    EXPECT_EQ(seen.processing_batch, 2u);
+    EXPECT_EQ(seen.sending.size(), 2u);
+    EXPECT_EQ(c.exec("SELECT count(*) FROM publish_jobs WHERE status = 'processing_batch'")
+                  .text(0, 0),
+              "3");
+
+    LegacyScan scan;
+    ASSERT_TRUE(requeue_legacy(c, "i-me", scan).ok());
+    EXPECT_EQ(scan.requeued, 2u);
+    EXPECT_EQ(scan.processing_batch, 0u);
+    ASSERT_EQ(scan.sending.size(), 2u);
+    EXPECT_EQ(scan.sending[0].job_id, "job_1_c");
+    EXPECT_TRUE(scan.sending[0].txid.empty());
+    EXPECT_EQ(scan.sending[1].txid, std::string(64, 'd'));
+    EXPECT_EQ(c.exec("SELECT string_agg(job_id || ':' || status || ':' || "
+                     "coalesce(processing_batch_id, '-'), ',' ORDER BY job_id) FROM publish_jobs "
+                     "WHERE instance_id IS NULL")
+                  .text(0, 0),
+              "job_1_a:queued:-,job_1_b:queued:-,job_1_c:sending:batch_old,job_1_d:sending:batch_old");
+    EXPECT_EQ(c.exec("SELECT count(*) FROM audit_log WHERE event = 'legacy_requeued' AND "
+                     "detail ->> 'old_batch_id' = 'batch_old'")
+                  .text(0, 0),
+              "2");
+    // The requeued jobs are claimed like any queued row, under their old ids.
+    std::vector<ResumedJob> out;
+    ASSERT_TRUE(claim_queued(c, "i-me", 10, out).ok());
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ((std::set<std::string>{out[0].job.job_id.to_string(), out[1].job.job_id.to_string()}),
+              (std::set<std::string>{"job_1_a", "job_1_b"}));
+
+    bool marked = false;
+    ASSERT_TRUE(mark_legacy_sent(c, "i-me", scan.sending[1], "SEEN_ON_NETWORK", marked).ok());
+    EXPECT_TRUE(marked);
+    ASSERT_TRUE(mark_legacy_sent(c, "i-me", scan.sending[1], "SEEN_ON_NETWORK", marked).ok());
+    EXPECT_FALSE(marked) << "a second mark finds nothing to change";
+    EXPECT_EQ(c.exec("SELECT status || ':' || instance_id || ':' || arc_status FROM publish_jobs "
+                     "WHERE job_id = 'job_1_d'")
+                  .text(0, 0),
+              "sent:i-me:SEEN_ON_NETWORK");
+    EXPECT_EQ(c.exec("SELECT status FROM publish_jobs WHERE job_id = 'job_1_c'").text(0, 0),
+              "sending");
+    EXPECT_EQ(c.exec("SELECT status FROM publish_jobs WHERE job_id = '" + uuid(5) + "'").text(0, 0),
+              "processing_batch");
+}
+
 }  // namespace
 }  // namespace raregen::jobs

@@ -90,6 +90,36 @@ TEST_F(PoolTest, LeaseSkipsDirtyOtherPurposesSpentAndReserved) {
     EXPECT_FALSE(has.value);
 }
 
+// Only outputs of the publish value are leased: a publication spends its
+// whole input, so the old service's split change (recorded as 'publish')
+// would be burnt as fee. Status counts such rows as funding.
+TEST_F(PoolTest, OnlyOutputsOfThePublishValueAreLeased) {
+    seed(0, 3);
+    ASSERT_TRUE(conn()
+                    .exec_params("UPDATE utxos SET satoshis = $2 WHERE txid = $1",
+                                 testing::display_txid(make_utxo(1)), std::int64_t{961'722})
+                    .ok());
+    ASSERT_TRUE(conn()
+                    .exec_params("UPDATE utxos SET satoshis = 99 WHERE txid = $1",
+                                 testing::display_txid(make_utxo(2)))
+                    .ok());
+    const auto st = pool_status(conn());
+    ASSERT_TRUE(st.ok()) << st.status.message();
+    EXPECT_EQ(st.value.leasable, 1u);
+    EXPECT_EQ(st.value.oversized, 1u);
+    EXPECT_EQ(st.value.oversized_satoshis, 961'722);
+    const auto r = lease_utxos(conn(), "engine-a", 100, k_lease);
+    ASSERT_TRUE(r.ok()) << r.status.message();
+    ASSERT_EQ(r.value.size(), 1u);
+    EXPECT_EQ(key_of(r.value[0]), key_of(make_utxo(0)));
+    // Another publish value (configurable) leases only its own outputs.
+    const auto other = lease_utxos(conn(), "engine-b", 100, k_lease, 99);
+    ASSERT_TRUE(other.ok()) << other.status.message();
+    ASSERT_EQ(other.value.size(), 1u);
+    EXPECT_EQ(key_of(other.value[0]), key_of(make_utxo(2, 99)));
+    EXPECT_EQ(count_where("satoshis = 961722 AND status = 'available' AND leased_by IS NULL"), 1);
+}
+
 TEST_F(PoolTest, ConcurrentLeasesNeverShareARow) {
     constexpr std::uint64_t k_rows = 2000;
     seed(0, k_rows);
