@@ -47,17 +47,46 @@ void JobFeeder::close_all() {
 }
 
 bool JobFeeder::deliver(std::vector<ResumedJob>& jobs) {
-    for (ResumedJob& r : jobs) {
-        Producer& p = r.route == Route::gate   ? m_to_gate
-                      : r.route == Route::sign ? m_to_sign
-                                               : m_to_sequence;
-        // Backpressure: wait for room. A stop request still delivers what was
-        // adopted or claimed (those rows are ours now; the drain finishes them).
-        while (!p.try_enqueue(r.job)) {
+    // Each route in its own order, the three side by side: a route whose
+    // channel is full (adopted signed jobs waiting for the gate) never holds
+    // back the others (adopted batched or queued jobs that can move on).
+    struct Lane {
+        Producer* producer;
+        Route route;
+        std::size_t next = 0;  // index into `jobs` of the lane's next job
+    };
+    Lane lanes[3] = {{&m_to_gate, Route::gate}, {&m_to_sign, Route::sign},
+                     {&m_to_sequence, Route::sequence}};
+    auto advance = [&](Lane& l) {
+        while (l.next < jobs.size() && jobs[l.next].route != l.route)
+            ++l.next;
+    };
+    for (Lane& l : lanes)
+        advance(l);
+    for (;;) {
+        bool left = false, moved = false;
+        for (Lane& l : lanes) {
+            // A bounded run per lane per round, so all three move together.
+            for (int n = 0; n < 64 && l.next < jobs.size(); ++n) {
+                if (!l.producer->try_enqueue(jobs[l.next].job)) break;
+                moved = true;
+                ++l.next;
+                advance(l);
+            }
+            left = left || l.next < jobs.size();
+        }
+        if (moved) m_context.wake();
+        if (!left) break;
+        if (!moved) {
+            // Backpressure: wait for room. A stop request still delivers what
+            // was adopted or claimed (those rows are ours now; the drain
+            // finishes them); only the feeder's own quit gives up.
             m_context.wake();
             if (m_quit.load()) return false;
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
+    }
+    for (const ResumedJob& r : jobs) {
         std::lock_guard lock(m_stats_mu);
         switch (r.route) {
             case Route::gate:

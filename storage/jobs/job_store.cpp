@@ -201,6 +201,26 @@ pg::Status adopt_jobs(pg::Connection& conn, const std::string& dead, const std::
     const std::size_t from = out.size();
     std::vector<std::pair<std::string, std::string>> bad;
     pg::Status st = conn.transaction([&](pg::Connection& c) {
+        // The dead engine's batches are final: nobody adds a job to them
+        // again (its batched jobs keep their batch, the rest are batched
+        // anew). A batch it did not live to close gets its publish_batches
+        // row now, counting exactly the jobs that carry its id (durable
+        // batched facts form a prefix 1..N of each batch: the write-behind
+        // commits facts in order). One it closed keeps its own row.
+        pg::Result closed = c.exec_params(R"SQL(
+INSERT INTO publish_batches (batch_id, job_count, status, created_at, closed_at, updated_at,
+                             instance_id)
+SELECT j.processing_batch_id, count(*), 'closed', min(j.created_at), now(), now(), $1
+  FROM publish_jobs j
+ WHERE j.processing_batch_id IN (
+        SELECT DISTINCT d.processing_batch_id FROM publish_jobs d
+         WHERE d.instance_id = $1 AND d.processing_batch_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM publish_batches b
+                            WHERE b.batch_id = d.processing_batch_id))
+ GROUP BY j.processing_batch_id
+ON CONFLICT (batch_id) DO NOTHING)SQL",
+                                          dead);
+        if (!closed.ok()) return closed.status();
         // Batched-but-unsigned jobs keep their batch; a job without a
         // complete batch assignment goes back to queued and is batched anew.
         const std::string sql =

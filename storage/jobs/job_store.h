@@ -87,7 +87,9 @@ struct ResumedJob {
 };
 
 // Moves the unfinished jobs of `dead` to `me` (and marks `dead` stopped) in
-// one transaction; appends them to `out` in resume order. Rows that cannot
+// one transaction, and writes the publish_batches row of every batch of
+// `dead` that has none (it died before closing it: the batch is final now,
+// its job_count the jobs carrying its id); appends them to `out` in resume order. Rows that cannot
 // be resumed (no job id in UUID form, a record hash that is not 64 hex, a
 // stored transaction that does not fit a Job) are marked failed with the
 // reason instead. Job ids are taken as stored (model::JobId::from_stored):

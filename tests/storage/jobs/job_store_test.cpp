@@ -127,6 +127,35 @@ TEST_F(JobStoreTest, AdoptionResumesEachUnfinishedJobOnItsRoute) {
     EXPECT_TRUE(out.empty());
 }
 
+// A batch the dead engine did not live to close gets its publish_batches
+// row at adoption, counting the jobs that carry its id; one it closed keeps
+// its own row; adopting again writes nothing.
+TEST_F(JobStoreTest, AdoptionWritesTheRowOfEveryBatchTheDeadEngineLeftOpen) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    insert_job(c, 1, "i-dead", "sent", "b-dead-1", 1, true);
+    insert_job(c, 2, "i-dead", "sending", "b-dead-1", 2, true);
+    insert_job(c, 3, "i-dead", "processing_batch", "b-dead-1", 3, false);
+    insert_job(c, 4, "i-dead", "sent", "b-dead-2", 1, true);
+    insert_job(c, 5, "i-other", "processing_batch", "b-other-1", 1, false);
+    ASSERT_TRUE(c.exec("INSERT INTO publish_batches (batch_id, job_count, status, instance_id) "
+                       "VALUES ('b-dead-2', 1, 'closed', 'i-dead')")
+                    .ok());
+    const std::string before =
+        std::string(c.exec("SELECT b::text FROM publish_batches b WHERE batch_id = 'b-dead-2'")
+                        .text(0, 0));
+    std::vector<ResumedJob> out;
+    ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
+    EXPECT_EQ(c.exec("SELECT string_agg(batch_id || ':' || job_count || ':' || status, ',' "
+                     "ORDER BY batch_id) FROM publish_batches")
+                  .text(0, 0),
+              "b-dead-1:3:closed,b-dead-2:1:closed");
+    EXPECT_EQ(c.exec("SELECT b::text FROM publish_batches b WHERE batch_id = 'b-dead-2'").text(0, 0),
+              before);
+    ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
+    EXPECT_EQ(c.exec("SELECT count(*) FROM publish_batches").text(0, 0), "2");
+}
+
 TEST_F(JobStoreTest, UnreadableRowsAreFailedWithTheReasonNotResumed) {
     const std::string d = db();
     pg::Connection c = connect(d);
