@@ -44,6 +44,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -302,6 +303,9 @@ int run(const Args& args) {
         PublicationOptions options;
         options.change = c.change;
         options.fee_rate = c.rate;
+        // The SDK is shown every input value, huge fees without change
+        // included; the builder's fee ceiling has its own test.
+        options.fee_ceiling_floor = std::numeric_limits<std::uint64_t>::max();
         const std::uint64_t needed =
             c.rate.fee_for(PublicationBuilder::estimated_size(key, spans, c.change)) +
             (c.change ? 1 : 0);

@@ -41,6 +41,7 @@
 #include "engine/chain/keys.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
+#include "storage/jobs/batch_audit.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/embedded.h"
 #include "tools/raregen/child.h"
@@ -409,6 +410,16 @@ int run_demo(const DemoOptions& o) {
         proof["unknown_to_arc"] = unknown_txids;
         ok = ok && unknown_txids == 0;
     }
+    // Every batch the run made has its one publish_batches row, counting its
+    // jobs, and batch_seq 1..N.
+    jobs::BatchAudit batches;
+    if (pg::Status bs = jobs::audit_batches(*db, instance, batches); !bs.ok())
+        return internal_error("auditing batches failed: " + bs.message());
+    proof["batches"] = batches.batches;
+    proof["batches_without_row"] = batches.without_row;
+    proof["batch_count_differs"] = batches.count_differs;
+    proof["batch_seq_broken"] = batches.seq_broken;
+    ok = ok && batches.ok() && batches.batches > 0;
     proof["exactly_once"] = ok;
     // The network's CPU covers the split and the proof's queries too: an
     // upper bound on what the run cost it.

@@ -166,6 +166,7 @@ struct SplitOptions {
     std::size_t count = 0;
     std::int64_t each = 100;
     std::size_t per_tx = 1000;
+    int attempts = 8;
     bool import = false;
 };
 
@@ -211,7 +212,7 @@ int run_split(const SplitOptions& o) {
         rate = *policy;
 
     chain::Utxo funding = *from.value;
-    std::size_t left = o.count, txs = 0;
+    std::size_t left = o.count, txs = 0, retries = 0, lookups = 0;
     Json txids = Json::array();
     int rc = k_exit_ok;
     while (left > 0) {
@@ -223,24 +224,24 @@ int run_split(const SplitOptions& o) {
         }
         chain::Bytes ef;
         chain::serialize(split.tx, chain::TxFormat::extended, ef);
-        const HttpResponse r = arc_call(url + "/v1/tx", api_key, "application/octet-stream",
-                                        std::string(ef.begin(), ef.end()));
-        std::string status;
-        try {
-            if (!r.body.empty()) status = Json::parse(r.body).value("txStatus", "");
-        } catch (const std::exception&) {
-        }
-        if (!http_ok(r) || !send::arc_status_accepted(status)) {
-            // No answer, or a 5xx: the split may be on the network. Its
-            // input must not be used again until that is known.
-            const bool unknown = !r.completed || r.status >= 500;
+        // Sent until ARC gives a verdict; an unknown answer is looked up by
+        // txid and the same bytes sent again, never a second transaction.
+        const Broadcast b = broadcast_until_known(url, api_key, chain::hash_to_display(split.txid),
+                                                  std::string(ef.begin(), ef.end()), o.attempts);
+        retries += static_cast<std::size_t>(b.posts - 1);
+        lookups += static_cast<std::size_t>(b.lookups);
+        if (b.verdict != Broadcast::Verdict::accepted) {
+            const bool unknown = b.verdict == Broadcast::Verdict::unknown;
+            // The split may be on the network: its input must not be used
+            // again until that is known.
             if (unknown) funding = chain::Utxo{};
             rc = internal_error(
                 "ARC did not accept split transaction " + chain::hash_to_display(split.txid) +
-                ": " + http_problem(r) +
-                (unknown ? " (the answer is unknown: the split may be on the network; check GET "
-                           "/v1/tx/" +
-                               chain::hash_to_display(split.txid) + " before using its input again)"
+                ": " + b.detail +
+                (unknown ? " (no verdict after " + std::to_string(b.posts) +
+                               " attempts: the split may be on the network; check GET /v1/tx/" +
+                               chain::hash_to_display(split.txid) +
+                               " before using its input again)"
                          : std::string()) +
                 (txs > 0 ? " (the " + std::to_string(txs) + " accepted before it are in --out)"
                          : ""));
@@ -286,6 +287,8 @@ int run_split(const SplitOptions& o) {
     j["outputs"] = o.count - left;
     j["each"] = o.each;
     j["fee_rate"] = rate.to_string();
+    j["retries"] = retries;
+    j["lookups"] = lookups;
     j["txids"] = txids;
     if (funding.value > 0) {
         j["change"]["outpoint"] = chain::format_outpoint(funding.outpoint);
@@ -381,6 +384,12 @@ void register_utxos_commands(CLI::App& app) {
     split->add_option("--count", so->count, "How many outputs to make")->required();
     split->add_option("--each", so->each, "Satoshis per output")->capture_default_str();
     split->add_option("--per-tx", so->per_tx, "Outputs per split transaction")
+        ->capture_default_str();
+    split
+        ->add_option("--attempts", so->attempts,
+                     "POSTs per split transaction at most, while ARC gives no verdict (5xx, 409, "
+                     "429, timeouts, dropped connections; looked up by txid before each resend)")
+        ->check(CLI::Range(1, 100))
         ->capture_default_str();
     split
         ->add_option("--fee-rate", so->fee_rate,

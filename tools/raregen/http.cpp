@@ -1,6 +1,12 @@
 #include "tools/raregen/http.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <random>
+#include <thread>
+
+#include <simdjson.h>
 
 #include "stages/send/arc_answer.h"
 
@@ -35,6 +41,68 @@ std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::
     if (parser.parse(r.body).get(root) != simdjson::SUCCESS || !send::arc_policy_fee(root, rate))
         return std::nullopt;
     return rate;
+}
+
+namespace {
+std::string tx_status_of(const HttpResponse& r) {
+    if (r.body.empty()) return {};
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    std::string_view status;
+    if (parser.parse(r.body).get(root) != simdjson::SUCCESS ||
+        root["txStatus"].get_string().get(status) != simdjson::SUCCESS)
+        return {};
+    return std::string(status);
+}
+// No verdict on the transaction: it may or may not be stored.
+bool no_verdict(const HttpResponse& r) {
+    return !r.completed || r.status >= 500 || r.status == 429 || r.status == 409;
+}
+}  // namespace
+
+Broadcast broadcast_until_known(const std::string& url, const std::string& api_key,
+                                const std::string& txid, const std::string& ef, int attempts,
+                                long timeout_ms) {
+    Broadcast out;
+    std::mt19937_64 rng(std::random_device{}());
+    std::chrono::milliseconds cap(200);
+    bool maybe_stored = false;
+    while (out.posts < attempts) {
+        if (maybe_stored) {
+            // The last POST had no verdict: does ARC hold it already?
+            ++out.lookups;
+            const HttpResponse look = arc_call(url + "/v1/tx/" + txid, api_key, {}, {}, timeout_ms);
+            const std::string status = http_ok(look) ? tx_status_of(look) : std::string();
+            if (!status.empty() && send::arc_status_accepted(status)) {
+                out.verdict = Broadcast::Verdict::accepted;
+                out.tx_status = status;
+                return out;
+            }
+        }
+        ++out.posts;
+        const HttpResponse r = arc_call(url + "/v1/tx", api_key, "application/octet-stream", ef,
+                                        timeout_ms);
+        const std::string status = tx_status_of(r);
+        if (http_ok(r) && !status.empty() && send::arc_status_accepted(status)) {
+            out.verdict = Broadcast::Verdict::accepted;
+            out.tx_status = status;
+            return out;
+        }
+        out.detail = http_problem(r);
+        if (!no_verdict(r) && !(http_ok(r) && status.empty())) {
+            // A verdict on this transaction (REJECTED, DOUBLE_SPEND_ATTEMPTED,
+            // a 4xx): sending the same bytes again cannot change it.
+            out.verdict = Broadcast::Verdict::refused;
+            return out;
+        }
+        maybe_stored = true;
+        // Full jitter: a random wait up to a cap that doubles, at most 5 s.
+        std::uniform_int_distribution<long> wait(0, cap.count());
+        std::this_thread::sleep_for(std::chrono::milliseconds(wait(rng)));
+        cap = std::min(cap * 2, std::chrono::milliseconds(5000));
+    }
+    out.verdict = Broadcast::Verdict::unknown;
+    return out;
 }
 
 std::string arc_api_key_from_env() {

@@ -29,6 +29,23 @@ std::string http_problem(const HttpResponse& r);
 // The fee rate ARC asks for (GET {url}/v1/policy, miningFee), if it answers.
 std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::string& api_key);
 
+// One transaction to ARC until it has a verdict (the split; not the
+// engine's path, which batches): POST {url}/v1/tx with `ef`. A 5xx, 429 or
+// 409 (ARC's "not yet classified"), a timeout or a dropped connection is no
+// verdict: the transaction may be stored, so before sending again the same
+// bytes, GET {url}/v1/tx/{txid} asks whether ARC holds it. Retried with
+// exponential backoff and full jitter, `attempts` POSTs at most.
+struct Broadcast {
+    enum class Verdict { accepted, refused, unknown } verdict = Verdict::unknown;
+    std::string tx_status;   // ARC's txStatus when accepted
+    std::string detail;      // what ARC answered last (refused, unknown)
+    int posts = 0;           // POST attempts made
+    int lookups = 0;         // GET /v1/tx lookups made
+};
+Broadcast broadcast_until_known(const std::string& url, const std::string& api_key,
+                                const std::string& txid, const std::string& ef, int attempts = 8,
+                                long timeout_ms = 30'000);
+
 // ARC_API_KEY from the environment (empty if unset).
 std::string arc_api_key_from_env();
 

@@ -22,6 +22,8 @@
 #include <thread>
 #include <vector>
 
+#include "engine/chain/bytes.h"
+#include "engine/chain/tx.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
 #include "tests/tools/raregen/cli_runner.h"
@@ -255,6 +257,57 @@ TEST_F(ArcRun, ARefusedApiKeyStopsTheRunBeforeAnythingIsSent) {
     EXPECT_NE(r.err.find("ARC_API_KEY"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("a-wrong-key-456"), std::string::npos) << r.err;
     EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), "0");
+}
+
+
+// `raregen utxos split` under the same faults: a POST without a verdict
+// (503, a timeout, a dropped connection, half of them after the network
+// stored the split) is looked up by txid and the same bytes sent again; it
+// never signs a second transaction for a funding output. Every split lands
+// exactly once and chains from the one before.
+TEST_F(ArcRun, SplitRetriesUntilTheNetworkHasAVerdict) {
+    for (const char* seed : {"8", "11"}) {
+        LocalNetwork net(m_dir, {"--fail", "503=0.15", "--timeout-share", "0.1", "--timeout-ms",
+                                 "1500", "--drop-share", "0.1", "--seed", seed},
+                         std::string("network-split-") + seed);
+        ASSERT_FALSE(net.url().empty());
+        const CliResult addr = run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")});
+        ASSERT_EQ(addr.exit_code, 0);
+        const CliResult fund =
+            run_cli({"network", "fund", "--url", net.url(), "--address",
+                     addr.json().at("address").get<std::string>(), "--satoshis", "100000"});
+        ASSERT_EQ(fund.exit_code, 0) << fund.err;
+        const nlohmann::json f = fund.json();
+        const std::string from = f.at("txid").get<std::string>() + ":" +
+                                 std::to_string(f.at("outputs").at(0).at("vout").get<int>()) +
+                                 ":100000";
+        const std::uint64_t before = net.accepted_count();
+        const CliResult split = run_cli(
+            {"utxos", "split", "--from", from, "--key-file", m_dir.path("key.wif"), "--count",
+             "300", "--per-tx", "10", "--out", m_dir.path("split.txt"), "--arc-url", net.url()});
+        ASSERT_EQ(split.exit_code, 0) << split.err;
+        const nlohmann::json j = split.json();
+        EXPECT_EQ(j.at("transactions"), 30);
+        EXPECT_EQ(j.at("outputs"), 300);
+        EXPECT_GT(j.at("retries").get<int>() + j.at("lookups").get<int>(), 0)
+            << "the faults never hit a split: the test proves nothing (seed " << seed << ")";
+        // Exactly the 30 splits were accepted, no funding output spent twice.
+        EXPECT_EQ(net.accepted_count() - before, 30u);
+        const nlohmann::json txs = net.get("/admin/txs");
+        std::set<std::string> spent;
+        std::size_t inputs = 0;
+        for (const auto& t : txs.at("txs")) {
+            const auto bytes = chain::from_hex(t.at("rawTx").get<std::string>());
+            ASSERT_TRUE(bytes);
+            chain::Transaction tx;
+            ASSERT_TRUE(chain::parse_transaction(*bytes, tx).ok());
+            for (const auto& in : tx.inputs) {
+                ++inputs;
+                spent.insert(chain::format_outpoint(in.prevout));
+            }
+        }
+        EXPECT_EQ(spent.size(), inputs) << "an output was spent twice";
+    }
 }
 
 }  // namespace

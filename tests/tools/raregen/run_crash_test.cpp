@@ -37,6 +37,7 @@
 #include "engine/chain/bytes.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
+#include "storage/jobs/batch_audit.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
 #include "tests/tools/raregen/cli_runner.h"
@@ -215,7 +216,7 @@ class RunCrash : public pg::testing::PgTest {
     // Every transaction the runs handed over.
     virtual SinkView sink_view() const { return read_sink(m_dir.path("tx.ef")); }
 
-    std::vector<std::string> run_args(const std::string& rate = "100") const {
+    std::vector<std::string> run_args(const std::string& rate = "50") const {
         std::vector<std::string> args = {"run",
                                          "--intents",
                                          m_dir.path("intents.ndjson"),
@@ -227,8 +228,11 @@ class RunCrash : public pg::testing::PgTest {
                                          m_dir.path("registered.txt")};
         const std::vector<std::string> sink = sink_args();
         args.insert(args.end(), sink.begin(), sink.end());
-        for (const char* a : {"--rate", rate.c_str(), "--period-ms", "1000", "--window-ms", "100",
-                              "--batch-size", "37", "--progress", "0", "--lease-s", "3600"})
+        // A slow gate, a small ring and small queues: batches stay open for
+        // seconds, so kills land in the middle of them.
+        for (const char* a : {"--rate", rate.c_str(), "--period-ms", "1000", "--batch-size", "100",
+                              "--channel-capacity", "32", "--ring", "64", "--progress", "0",
+                              "--lease-s", "3600"})
             args.emplace_back(a);
         return args;
     }
@@ -320,6 +324,15 @@ class RunCrash : public pg::testing::PgTest {
                   "0");
         EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE processing_batch_id IS NULL"),
                   "0");
+        // Every batch has its one publish_batches row, counting its jobs,
+        // whether its engine closed it or died with it open.
+        jobs::BatchAudit batches;
+        ASSERT_TRUE(jobs::audit_batches(c, "", batches).ok());
+        EXPECT_TRUE(batches.ok()) << batches.without_row << " batches without a row, "
+                                  << batches.count_differs << " with another count, "
+                                  << batches.seq_broken << " with broken seqs, e.g. "
+                                  << batches.example;
+        EXPECT_GT(batches.batches, 0u);
         // What was handed over: each record hash in exactly one transaction
         // (identical bytes sent again are allowed), no UTXO in two transactions.
         const SinkView v = sink_view();
