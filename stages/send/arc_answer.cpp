@@ -116,6 +116,11 @@ ArcEntry classify_arc_entry(dom::object obj) noexcept {
     if (status == 465) {
         e.kind = ArcEntryKind::fee_too_low;
         e.status = 465;
+    } else if (status == 409) {
+        // ARC's "not yet formally classified" (its store was down, a
+        // deadline passed): the tx may be stored. No verdict: again.
+        e.kind = ArcEntryKind::retry;
+        e.status = 409;
     } else if (status >= 400 && status < 500) {
         e.kind = ArcEntryKind::failed;
         e.status = static_cast<std::uint16_t>(status);

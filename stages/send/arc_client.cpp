@@ -17,6 +17,7 @@
 
 #include "engine/chain/tx.h"
 #include "stages/send/arc_answer.h"
+#include "stages/send/arc_status.h"
 
 namespace raregen::send {
 
@@ -212,9 +213,36 @@ struct ArcClient::Impl {
         std::atomic<std::uint64_t> requests{0}, txs_posted{0}, retries{0}, timeouts{0},
             transport_errors{0}, http_5xx{0}, http_4xx{0}, auth_errors{0}, missing_entries{0},
             splits{0}, sent{0}, failed{0}, fee_too_low{0}, unresolved{0}, policy_reads{0},
-            policy_failures{0}, status_checks{0};
+            policy_failures{0}, status_checks{0}, request_refusals{0};
         std::array<std::atomic<std::uint64_t>, k_latency_buckets> latency{};
     } c;
+
+    // Whole requests ARC refused without naming a transaction (a header it
+    // will not take, say), in a row: k_refusals_fatal of them, with nothing
+    // answered in between, means a setting is wrong. The run is stopped,
+    // jobs are left unresolved (never failed), and fatal_text says why.
+    static constexpr std::uint32_t k_refusals_fatal = 3;
+    std::uint32_t refusals_in_a_row = 0;  // I/O thread only
+    std::atomic<bool> fatal{false};
+    mutable std::mutex fatal_mu;
+    std::string fatal_text;
+
+    void note_request_refusal(std::string_view detail) {
+        add(c.request_refusals);
+        if (++refusals_in_a_row < k_refusals_fatal || fatal.load(std::memory_order_acquire)) return;
+        {
+            std::lock_guard lock(fatal_mu);
+            fatal_text = "ARC refused " + std::to_string(refusals_in_a_row) +
+                         " requests in a row as a whole, naming no transaction (" +
+                         std::string(detail) +
+                         "): a setting is wrong, not a transaction. Check --arc-wait-for "
+                         "(X-WaitFor), --callback-url and --callback-token-file. The "
+                         "transactions are left unresolved, never failed; the next run looks "
+                         "each up by txid";
+        }
+        fatal.store(true, std::memory_order_release);
+        if (wake != nullptr) wake->request_stop();
+    }
 
     static void add(std::atomic<std::uint64_t>& a, std::uint64_t n = 1) noexcept {
         a.fetch_add(n, std::memory_order_relaxed);
@@ -727,6 +755,7 @@ struct ArcClient::Impl {
                 l << "unreadable answer to POST /v1/txs";
                 all(cn, n, Action::retry_backoff, 200, l.view());
             } else {
+                refusals_in_a_row = 0;
                 build_table(cn, n);
                 for (dom::element e : arr) {
                     dom::object obj;
@@ -743,8 +772,11 @@ struct ArcClient::Impl {
             }
         } else if (http == 401 || http == 403) {
             auth_failure(cn, n, http);
-        } else if (http >= 500 || http == 429 || http == 408 || http < 400) {
+        } else if (http >= 500 || http == 429 || http == 408 || http == 409 || http < 400) {
+            // 409 is ARC's "not yet classified" (its store was down, a
+            // deadline passed): the tx may be stored. No verdict.
             if (http >= 500 || http == 429) add(c.http_5xx);
+            if (http == 409) add(c.http_4xx);
             dom::object obj;
             if (parse(cn, root) && root.get_object().get(obj) == simdjson::SUCCESS)
                 arc_error_detail(l, http, obj);
@@ -787,13 +819,19 @@ struct ArcClient::Impl {
                 // them again at once, without counting it against them.
                 refuse(cn.jobs[pos]);
                 all(cn, n, Action::retry_now, code, "re-sent after another tx's error");
-            } else if (n > 1) {
+            } else if (status == 465) {
+                for (std::uint32_t p = 0; p < n; ++p)
+                    refuse(cn.jobs[p]);
+            } else if (n > 1 && !fatal.load(std::memory_order_acquire)) {
                 // Which tx is at fault is unknown: ask again one tx per request.
                 split = true;
                 add(c.splits);
                 all(cn, n, Action::retry_now, code, l.view());
             } else {
-                refuse(cn.jobs[0]);
+                // A refusal naming no transaction judged the request (a
+                // header, the body as a whole), not the tx: no verdict.
+                note_request_refusal(l.view());
+                all(cn, n, Action::retry_backoff, code, l.view());
             }
         }
         settle(cn, n, split);
@@ -819,7 +857,8 @@ struct ArcClient::Impl {
                     fee_wait.push_back(i);
                     break;
                 case Action::retry_backoff:
-                    if (++sl.failures >= static_cast<std::uint32_t>(s.max_attempts)) {
+                    if (++sl.failures >= static_cast<std::uint32_t>(s.max_attempts) ||
+                        fatal.load(std::memory_order_acquire)) {
                         emit_unresolved(i);
                         break;
                     }
@@ -972,6 +1011,13 @@ struct ArcClient::Impl {
 
 namespace {
 
+std::string wait_for_names() {
+    std::string out;
+    for (std::string_view n : k_arc_wait_for_statuses)
+        out.append(out.empty() ? "" : ", ").append(n);
+    return out;
+}
+
 void validate(ArcSettings& s) {
     const auto fail = [](const std::string& what) {
         throw std::invalid_argument("ARC client: " + what);
@@ -986,6 +1032,10 @@ void validate(ArcSettings& s) {
     if (has_line_break(s.wait_for) || has_line_break(s.callback_url) ||
         has_line_break(s.callback_token))
         fail("X-WaitFor / callback URL / callback token contain a line break: fix the setting");
+    if (!s.wait_for.empty() && !arc_wait_for_status(s.wait_for))
+        fail("X-WaitFor '" + s.wait_for +
+             "' is not a status ARC waits for: use one of " + wait_for_names() +
+             " (check --arc-wait-for)");
     if (s.max_timeout_s < 1 || s.max_timeout_s > 30)
         fail("max timeout must be 1..30 seconds (ARC's range), got " +
              std::to_string(s.max_timeout_s));
@@ -1047,6 +1097,11 @@ chain::FeeRate ArcClient::fee_rate() const noexcept {
 const ArcSettings& ArcClient::settings() const noexcept {
     return m_impl->s;
 }
+std::string ArcClient::fatal_error() const {
+    if (!m_impl->fatal.load(std::memory_order_acquire)) return {};
+    std::lock_guard lock(m_impl->fatal_mu);
+    return m_impl->fatal_text;
+}
 
 void ArcClient::stop() noexcept {
     if (!m_impl) return;
@@ -1072,6 +1127,7 @@ ArcStats ArcClient::stats() const noexcept {
     st.auth_errors = ld(c.auth_errors);
     st.missing_entries = ld(c.missing_entries);
     st.splits = ld(c.splits);
+    st.request_refusals = ld(c.request_refusals);
     st.sent = ld(c.sent);
     st.failed = ld(c.failed);
     st.fee_too_low = ld(c.fee_too_low);

@@ -110,6 +110,7 @@ struct ArcStats {
     std::uint64_t auth_errors = 0;       // 401/403: the API key was refused
     std::uint64_t missing_entries = 0;   // posted txs absent from a 200 answer
     std::uint64_t splits = 0;            // batches re-sent one tx per request after a 4xx
+    std::uint64_t request_refusals = 0;  // whole-request 4xx naming no tx (no verdict)
     std::uint64_t sent = 0;              // outcomes by verdict
     std::uint64_t failed = 0;
     std::uint64_t fee_too_low = 0;
@@ -158,6 +159,10 @@ class ArcClient {
     void stop() noexcept;
 
     const ArcSettings& settings() const noexcept;
+    // Why the client stopped the run, or "": ARC refused several whole
+    // requests in a row without naming a transaction (a setting is wrong).
+    // Any thread.
+    std::string fatal_error() const;
 
   private:
     struct Impl;

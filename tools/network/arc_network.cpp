@@ -26,6 +26,7 @@
 #include "engine/chain/keys.h"
 #include "engine/chain/script.h"
 #include "engine/chain/sighash.h"
+#include "stages/send/arc_status.h"
 #include "engine/chain/tx.h"
 #include "engine/chain/verify.h"
 #include "tools/network/callbacks.h"
@@ -184,6 +185,10 @@ struct TxRecord {
     // When it was accepted (ms since the epoch): what perf/ reads to find the
     // most transactions accepted in any window of the rate gate's period.
     std::int64_t accepted_ms = 0;
+    // The losing side of a double spend is kept, as ARC keeps it: status
+    // DOUBLE_SPEND_ATTEMPTED, the winners, and why; it spends nothing.
+    std::vector<std::string> competing;
+    std::string extra_info;
 };
 
 Json status_object(const TxRecord& r, TxStatus shown, const std::string& extra,
@@ -200,6 +205,11 @@ Json status_object(const TxRecord& r, TxStatus shown, const std::string& extra,
     j["merklePath"] = "";
     j["competingTxs"] = competing.empty() ? Json(nullptr) : Json(competing);
     return j;
+}
+
+// A known transaction's answer to GET /v1/tx or a resubmission.
+Json stored_answer(const TxRecord& r) {
+    return status_object(r, r.status, r.extra_info, r.competing);
 }
 
 Json callback_entry(const TxRecord& r) {
@@ -285,7 +295,7 @@ Body body_error(int status, std::string detail) {
 bool add_hex(Body& b, std::string_view hex, std::size_t index) {
     auto bytes = chain::from_hex(trim(hex));
     if (!bytes) {
-        b = body_error(463, "transaction " + std::to_string(index) +
+        b = body_error(400, "transaction " + std::to_string(index) +
                                 " is not valid hex (even length, 0-9a-f only)");
         return false;
     }
@@ -309,7 +319,7 @@ Body decode_body(const httplib::Request& req, bool many) {
                 std::size_t size = 0;
                 const chain::ParseErrorCode c = scan_transaction_size(data.subspan(pos), size);
                 if (c != chain::ParseErrorCode::ok) {
-                    return body_error(463, "transaction " + std::to_string(b.txs.size()) +
+                    return body_error(400, "transaction " + std::to_string(b.txs.size()) +
                                                " (at byte " + std::to_string(pos) +
                                                " of the body) is malformed: " +
                                                std::string(chain::parse_error_message(c)));
@@ -609,6 +619,10 @@ struct ArcNetwork::Impl {
         s.callback_token = std::string(trim(req.get_header_value("X-CallbackToken")));
         s.callback_batch = header_true(req, "X-CallbackBatch");
         s.full_status = header_true(req, "X-FullStatusUpdates");
+        if (!s.wait_for.empty() && !send::arc_wait_for_status(s.wait_for)) {
+            count_rejection(400);
+            return {400, error_object(400, "invalid X-WaitFor '" + s.wait_for + "'", "")};
+        }
         if (!s.callback_url.empty() && s.callback_url.rfind("http://", 0) != 0 &&
             s.callback_url.rfind("https://", 0) != 0) {
             count_rejection(400);
@@ -628,10 +642,12 @@ struct ArcNetwork::Impl {
             Candidate& c = cands[i];
             const chain::ParseResult pr = chain::parse_transaction(body.txs[i], c.tx);
             if (!pr.ok()) {
-                count_rejection(463, body.txs.size());
+                // ARC cannot read the body as transactions: a bad request as
+                // a whole (400), naming none.
+                count_rejection(400, body.txs.size());
                 const std::string where =
                     many ? "transaction " + std::to_string(i) + " is " : "the transaction is ";
-                return {463, error_object(463,
+                return {400, error_object(400,
                                           where + "malformed: " +
                                               std::string(chain::parse_error_message(pr.code)) +
                                               " at byte " + std::to_string(pr.offset),
@@ -752,7 +768,7 @@ struct ArcNetwork::Impl {
     void commit(Candidate& c, const Submit& s, std::vector<TxRecord>& seen_callbacks) {
         if (auto it = txs.find(c.txid); it != txs.end()) {
             txs_resubmitted.add();
-            c.answer = status_object(it->second, it->second.status, "", {});
+            c.answer = stored_answer(it->second);
             return;
         }
         std::vector<std::string> competing;
@@ -775,8 +791,13 @@ struct ArcNetwork::Impl {
         shown.timestamp = now_iso();
         if (!competing.empty()) {
             double_spends.add();
-            c.answer = status_object(shown, TxStatus::double_spend_attempted,
-                                     "input already spent by a competing transaction", competing);
+            TxRecord loser = std::move(shown);
+            loser.status = TxStatus::double_spend_attempted;
+            loser.competing = std::move(competing);
+            loser.extra_info = "input already spent by a competing transaction";
+            loser.raw = chain::serialize(c.tx);
+            c.answer = stored_answer(loser);
+            txs.emplace(c.txid, std::move(loser));
             return;
         }
         if (options.faults.reject_share > 0 && draw() < options.faults.reject_share) {
@@ -1137,7 +1158,7 @@ struct ArcNetwork::Impl {
             if (hash) {
                 std::lock_guard lock(mutex);
                 if (auto it = txs.find(*hash); it != txs.end()) {
-                    send_json(res, 200, status_object(it->second, it->second.status, "", {}));
+                    send_json(res, 200, stored_answer(it->second));
                     return;
                 }
             }

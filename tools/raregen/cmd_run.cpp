@@ -726,6 +726,8 @@ int run_pipeline(const RunOptions& o) {
         a["transport_errors"] = as.transport_errors;
         a["http_5xx"] = as.http_5xx;
         a["http_4xx"] = as.http_4xx;
+        a["request_refusals"] = as.request_refusals;
+        if (std::string f = arc->fatal_error(); !f.empty()) a["stopped_the_run"] = f;
         a["auth_errors"] = as.auth_errors;
         a["missing_entries"] = as.missing_entries;
         a["fee_too_low"] = as.fee_too_low;
@@ -801,6 +803,8 @@ int run_pipeline(const RunOptions& o) {
                               std::strerror(in.input_error()));
     if (pipe->send() != nullptr && pipe->send()->flush_failed())
         return internal_error("writing " + o.out + " failed");
+    if (arc)
+        if (std::string f = arc->fatal_error(); !f.empty()) return usage_error(f);
     if (pipe->network_send() != nullptr && pipe->network_send()->unresolved() > 0)
         return internal_error(
             std::to_string(pipe->network_send()->unresolved()) +

@@ -752,7 +752,11 @@ TEST(ArcClient, SeveralRequestsInFlight) {
     EXPECT_GE(max_active, 2);
 }
 
-TEST(ArcClient, BadRequestWithoutTxidSplitsTheBatch) {
+// A 400 naming no transaction judges the request, not a transaction: the
+// batch is split to find out whether ARC names one; alone, the tx is
+// retried and ends unresolved, never failed. Three such refusals in a row
+// stop the run with a message naming the settings.
+TEST(ArcClient, BadRequestWithoutTxidIsNoVerdictOnTheTransaction) {
     FakeArc arc;
     const auto a = make_job(1), bad = make_job(2), c = make_job(3);
     arc.on_txs = [&](int, const std::vector<std::string>& ids, httplib::Response& res) {
@@ -764,7 +768,9 @@ TEST(ArcClient, BadRequestWithoutTxidSplitsTheBatch) {
         }
         res.set_content(array_of({ok_entry(ids[0])}), "application/json");
     };
-    ArcClient client(quick(arc.url()));
+    ArcSettings s = quick(arc.url());
+    s.max_attempts = 2;
+    ArcClient client(s);
     for (const auto& j : {a, bad, c})
         ASSERT_TRUE(client.try_submit(j));
     ASSERT_EQ(client.start(nullptr), "");
@@ -772,11 +778,80 @@ TEST(ArcClient, BadRequestWithoutTxidSplitsTheBatch) {
     ASSERT_EQ(out.size(), 3u);
     EXPECT_EQ(find(out, a)->verdict, ArcVerdict::sent);
     EXPECT_EQ(find(out, c)->verdict, ArcVerdict::sent);
-    EXPECT_EQ(find(out, bad)->verdict, ArcVerdict::failed);
+    EXPECT_EQ(find(out, bad)->verdict, ArcVerdict::unresolved);
     EXPECT_EQ(find(out, bad)->arc_status, 400);
-    EXPECT_EQ(find(out, bad)->detail.view(), "ARC 400 Bad request: cannot parse");
-    EXPECT_EQ(arc.seen("/v1/txs").size(), 4u);
+    EXPECT_NE(find(out, bad)->detail.view().find("ARC 400 Bad request: cannot parse"),
+              std::string_view::npos)
+        << find(out, bad)->detail.view();
     EXPECT_EQ(client.stats().splits, 1u);
+    EXPECT_EQ(client.stats().failed, 0u);
+    EXPECT_GE(client.stats().request_refusals, 1u);
+}
+
+TEST(ArcClient, ARefusedHeaderOnEveryRequestStopsTheRunAndFailsNothing) {
+    FakeArc arc;
+    arc.on_txs = [](int, const std::vector<std::string>&, httplib::Response& res) {
+        res.status = 400;
+        res.set_content(error_entry("", 400, "Bad request", "invalid X-WaitFor"),
+                        "application/json");
+    };
+    flow::RunContext ctx;
+    ArcSettings s = quick(arc.url());
+    s.batch_max = 1;
+    ArcClient client(s);
+    std::vector<model::Job> jobs;
+    for (std::uint32_t n = 1; n <= 6; ++n) {
+        jobs.push_back(make_job(n));
+        ASSERT_TRUE(client.try_submit(jobs.back()));
+    }
+    ASSERT_EQ(client.start(&ctx), "");
+    const auto out = collect(client, 6);
+    ASSERT_EQ(out.size(), 6u);
+    for (const auto& o : out)
+        EXPECT_EQ(o.verdict, ArcVerdict::unresolved) << arc_verdict_name(o.verdict);
+    EXPECT_TRUE(ctx.stop_requested());
+    const std::string why = client.fatal_error();
+    EXPECT_NE(why.find("--arc-wait-for"), std::string::npos) << why;
+    EXPECT_NE(why.find("invalid X-WaitFor"), std::string::npos) << why;
+    EXPECT_EQ(client.stats().failed, 0u);
+    // Stopped early: far fewer POSTs than 6 jobs x 8 attempts.
+    EXPECT_LT(arc.seen("/v1/txs").size(), 20u);
+}
+
+// ARC's 409 ("not yet formally classified": its store was down, a deadline
+// passed) for the whole request or for one transaction is no verdict: the
+// same bytes again, and sent once ARC answers.
+TEST(ArcClient, Conflict409IsRetriedNeverFailed) {
+    FakeArc arc;
+    const auto a = make_job(1), b = make_job(2);
+    arc.on_txs = [&](int call, const std::vector<std::string>& ids, httplib::Response& res) {
+        if (call == 1) {
+            res.status = 409;
+            res.set_content(error_entry("", 409, "Generic error", "deadline exceeded"),
+                            "application/json");
+            return;
+        }
+        std::vector<std::string> entries;
+        for (const auto& id : ids)
+            entries.push_back(call == 2 && id == display(b)
+                                  ? error_entry(id, 409, "Generic error", "store unavailable")
+                                  : ok_entry(id));
+        res.set_content(array_of(entries), "application/json");
+    };
+    ArcClient client(quick(arc.url()));
+    ASSERT_TRUE(client.try_submit(a));
+    ASSERT_TRUE(client.try_submit(b));
+    ASSERT_EQ(client.start(nullptr), "");
+    const auto out = collect(client, 2);
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(find(out, a)->verdict, ArcVerdict::sent);
+    EXPECT_EQ(find(out, a)->attempts, 2u);
+    EXPECT_EQ(find(out, b)->verdict, ArcVerdict::sent);
+    EXPECT_EQ(find(out, b)->attempts, 3u);
+    EXPECT_EQ(client.stats().failed, 0u);
+    const auto posts = arc.seen("/v1/txs");
+    ASSERT_EQ(posts.size(), 3u);
+    EXPECT_EQ(posts[1].body, posts[0].body);
 }
 
 TEST(ArcClient, RunsWithAWakeContext) {
@@ -824,6 +899,11 @@ TEST(ArcClient, SettingsAreValidated) {
     s = ok;
     s.fee_floor = {1, 0};
     throws_with(s, "fee floor");
+    s = ok;
+    s.wait_for = "SEEN";
+    throws_with(s, "--arc-wait-for");
+    s.wait_for = "";  // header not sent
+    EXPECT_NO_THROW(ArcClient{s});
     EXPECT_NO_THROW(ArcClient{ok});
 }
 

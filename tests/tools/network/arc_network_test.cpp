@@ -170,7 +170,15 @@ TEST(ArcNetwork, DoubleSpendNamesTheCompetingTx) {
     EXPECT_EQ(j["txid"], second.txid);
     ASSERT_EQ(j["competingTxs"].size(), 1u);
     EXPECT_EQ(j["competingTxs"][0], first.txid);
-    EXPECT_EQ(get(t.url + "/v1/tx/" + second.txid).status, 404);
+    // The losing side is kept, as ARC keeps it: looked up (or sent again) it
+    // answers DOUBLE_SPEND_ATTEMPTED with the winner, and it spent nothing.
+    const HttpResponse look = get(t.url + "/v1/tx/" + second.txid);
+    ASSERT_EQ(look.status, 200) << look.body;
+    EXPECT_EQ(parse(look)["txStatus"], "DOUBLE_SPEND_ATTEMPTED");
+    EXPECT_EQ(parse(look)["competingTxs"][0], first.txid);
+    const HttpResponse again = post(t.url + "/v1/tx", bin(second.ef), k_bin);
+    EXPECT_EQ(parse(again)["txStatus"], "DOUBLE_SPEND_ATTEMPTED");
+    EXPECT_EQ(parse(get(t.url + "/v1/tx/" + first.txid))["txStatus"], "SEEN_ON_NETWORK");
     EXPECT_EQ(t.net->stats()["txs"]["double_spends"], 1);
 }
 
@@ -229,18 +237,41 @@ TEST(ArcNetwork, RawNeedsAKnownInput) {
     EXPECT_EQ(r462.status, 462);
 }
 
-TEST(ArcNetwork, MalformedBodiesAre463) {
+// A body that cannot be read as transactions is a bad request as a whole,
+// as ARC answers it: 400, one error object naming no transaction.
+TEST(ArcNetwork, UnreadableBodiesAre400) {
     TestNet t;
     const HttpResponse r = post(t.url + "/v1/txs", "hello, world", k_bin);
-    EXPECT_EQ(r.status, 463);
+    EXPECT_EQ(r.status, 400);
     const Json j = parse(r);
     EXPECT_TRUE(j.is_object());  // one error object for the whole request
-    EXPECT_EQ(j["status"], 463);
-    EXPECT_EQ(post(t.url + "/v1/tx", "zz", "text/plain").status, 463);
-    EXPECT_EQ(post(t.url + "/v1/tx", "0100", "text/plain").status, 463);
+    EXPECT_EQ(j["status"], 400);
+    EXPECT_TRUE(!j.contains("txid") || j["txid"].is_null() || j["txid"] == "") << j.dump();
+    EXPECT_EQ(post(t.url + "/v1/tx", "zz", "text/plain").status, 400);
+    EXPECT_EQ(post(t.url + "/v1/tx", "0100", "text/plain").status, 400);
     EXPECT_EQ(post(t.url + "/v1/tx", "{nope", "application/json").status, 400);
     EXPECT_EQ(post(t.url + "/v1/txs", "", k_bin).status, 400);
     EXPECT_EQ(post(t.url + "/v1/tx", "00", "image/png").status, 400);
+}
+
+// ARC refuses a request whose X-WaitFor is not one of its statuses.
+TEST(ArcNetwork, AnUnknownWaitForIs400) {
+    TestNet t;
+    Wallet w;
+    const auto utxos = fund(t.url, w, 1000, 1);
+    const BuiltTx tx = publication(w, utxos[0]);
+    network::HttpRequest rq;
+    rq.method = "POST";
+    rq.url = t.url + "/v1/tx";
+    rq.body = std::string(tx.ef.begin(), tx.ef.end());
+    rq.headers = {"Content-Type: application/octet-stream", "X-WaitFor: SEEN"};
+    const HttpResponse bad = network::http_request(rq);
+    EXPECT_EQ(bad.status, 400) << bad.body;
+    EXPECT_NE(bad.body.find("X-WaitFor"), std::string::npos) << bad.body;
+    rq.headers.back() = "X-WaitFor: STORED";
+    const HttpResponse ok = network::http_request(rq);
+    EXPECT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(parse(ok)["txStatus"], "STORED");
 }
 
 TEST(ArcNetwork, DataOutputCarryingSatoshisIs464) {

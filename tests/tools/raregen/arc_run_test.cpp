@@ -131,10 +131,12 @@ class ArcRun : public pg::testing::PgTest {
 
 TEST_F(ArcRun, InjectedFaultsLoseAndDuplicateNothing) {
     constexpr int k_jobs = 1000;
-    // 10% 503, 5% timeouts, 5% dropped connections (half of those two after
-    // the network applied the batch: the engine cannot tell, and resends).
-    LocalNetwork net(m_dir, {"--fail", "503=0.1", "--timeout-share", "0.05", "--timeout-ms", "1500",
-                             "--drop-share", "0.05", "--seed", "7", "--block-interval-ms", "500"});
+    // 10% 503, 5% ARC's 409 ("not yet classified"), 5% timeouts, 5%
+    // dropped connections (half of those two after the network applied the
+    // batch: the engine cannot tell, and resends).
+    LocalNetwork net(m_dir,
+                     {"--fail", "503=0.1,409=0.05", "--timeout-share", "0.05", "--timeout-ms",
+                      "1500", "--drop-share", "0.05", "--seed", "7", "--block-interval-ms", "500"});
     ASSERT_FALSE(net.url().empty());
     ASSERT_TRUE(prepare(net, k_jobs));
     // Small batches: more requests, so every kind of fault shows up.
@@ -146,7 +148,10 @@ TEST_F(ArcRun, InjectedFaultsLoseAndDuplicateNothing) {
     EXPECT_EQ(j["transactions"]["unresolved"], 0);
     EXPECT_GT(j["arc"]["retries"].get<int>(), 0);
     EXPECT_GT(j["arc"]["http_5xx"].get<int>(), 0);
+    EXPECT_GT(j["arc"]["http_4xx"].get<int>(), 0) << "no 409 was injected";
     EXPECT_GT(j["arc"]["timeouts"].get<int>() + j["arc"]["transport_errors"].get<int>(), 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'failed'"), "0");
+    EXPECT_EQ(scalar("SELECT count(*) FROM utxos WHERE dirty"), "0");
     check_sent_exactly_once(net, k_jobs);
     const auto stats = net.get("/admin/stats");
     std::printf(
@@ -236,6 +241,19 @@ TEST_F(ArcRun, CallbacksMarkMinedJobsConfirmed) {
     EXPECT_EQ(r.err.find("callback-secret-123"), std::string::npos);
     EXPECT_EQ(r.out.find("callback-secret-123"), std::string::npos);
     check_sent_exactly_once(net, k_jobs);
+}
+
+// An X-WaitFor ARC does not take is refused before anything is sent.
+TEST_F(ArcRun, AnUnknownWaitForIsRefusedBeforeAnythingIsSent) {
+    LocalNetwork net(m_dir, {});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_TRUE(prepare(net, 10));
+    const std::uint64_t before = net.accepted_count();
+    const CliResult r = run(net, {"--arc-wait-for", "SEEN"});
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("--arc-wait-for"), std::string::npos) << r.err;
+    EXPECT_EQ(net.accepted_count(), before);
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), "0");
 }
 
 TEST_F(ArcRun, ARefusedApiKeyStopsTheRunBeforeAnythingIsSent) {
