@@ -76,8 +76,8 @@ std::optional<JobId> JobId::from_stored(std::string_view text) noexcept {
     }
     JobId id;
     id.text_id.assign(text);
-    const chain::Hash256 digest = chain::sha256(
-        std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+    const chain::Hash256 digest = chain::sha256(std::span<const std::uint8_t>(
+        reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
     std::copy_n(digest.begin(), id.bytes.size(), id.bytes.begin());
     return id;
 }

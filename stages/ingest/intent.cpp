@@ -499,11 +499,11 @@ bool IntentValidator::check_schema(dom::element root) noexcept {
     }
     // The old service's form differs only when some key is an array index;
     // it is kept for the signature step (same checks: it cannot fail now).
-    m_cur.has_javascript_form = m_canonicalizer.saw_array_index_key() &&
-                                m_canonicalizer.canonicalize(record_el, m_canonical_js,
-                                                             KeyOrder::javascript) ==
-                                    JcsStatus::ok &&
-                                m_canonical_js != m_canonical;
+    m_cur.has_javascript_form =
+        m_canonicalizer.saw_array_index_key() &&
+        m_canonicalizer.canonicalize(record_el, m_canonical_js, KeyOrder::javascript) ==
+            JcsStatus::ok &&
+        m_canonical_js != m_canonical;
     return true;
 }
 

@@ -242,9 +242,9 @@ class IntentValidator {
     struct Current {
         std::string_view nonce;
         std::string_view sig_b64;
-        std::string_view hash_field;  // empty or a 64-hex digest to compare
+        std::string_view hash_field;       // empty or a 64-hex digest to compare
         bool has_javascript_form = false;  // m_canonical_js holds a different text
-        std::int64_t ts_seconds = 0;  // record.timestamp as Unix seconds
+        std::int64_t ts_seconds = 0;       // record.timestamp as Unix seconds
         std::int32_t ts_nanos = 0;
     } m_cur;
 };

@@ -1033,9 +1033,8 @@ void validate(ArcSettings& s) {
         has_line_break(s.callback_token))
         fail("X-WaitFor / callback URL / callback token contain a line break: fix the setting");
     if (!s.wait_for.empty() && !arc_wait_for_status(s.wait_for))
-        fail("X-WaitFor '" + s.wait_for +
-             "' is not a status ARC waits for: use one of " + wait_for_names() +
-             " (check --arc-wait-for)");
+        fail("X-WaitFor '" + s.wait_for + "' is not a status ARC waits for: use one of " +
+             wait_for_names() + " (check --arc-wait-for)");
     if (s.max_timeout_s < 1 || s.max_timeout_s > 30)
         fail("max timeout must be 1..30 seconds (ARC's range), got " +
              std::to_string(s.max_timeout_s));

@@ -55,8 +55,8 @@ bool JobFeeder::deliver(std::vector<ResumedJob>& jobs) {
         Route route;
         std::size_t next = 0;  // index into `jobs` of the lane's next job
     };
-    Lane lanes[3] = {{&m_to_gate, Route::gate}, {&m_to_sign, Route::sign},
-                     {&m_to_sequence, Route::sequence}};
+    Lane lanes[3] = {
+        {&m_to_gate, Route::gate}, {&m_to_sign, Route::sign}, {&m_to_sequence, Route::sequence}};
     auto advance = [&](Lane& l) {
         while (l.next < jobs.size() && jobs[l.next].route != l.route)
             ++l.next;

@@ -23,8 +23,8 @@ constexpr const char* k_row_columns =
 bool job_from_row(const pg::Result& res, int row, ResumedJob& r, std::string& why) {
     const auto id = model::JobId::from_stored(res.text(row, 0));
     if (!id) {
-        why = "job_id is empty or longer than " + std::to_string(model::JobId::k_max_text) +
-              " bytes";
+        why =
+            "job_id is empty or longer than " + std::to_string(model::JobId::k_max_text) + " bytes";
         return false;
     }
     r.job = model::Job{};

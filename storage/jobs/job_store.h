@@ -133,9 +133,9 @@ struct LegacyJob {
     std::string sending_started_at;  // as text, empty if none
 };
 struct LegacyScan {
-    std::uint64_t requeued = 0;         // processing_batch -> queued (requeue only)
-    std::vector<LegacyJob> sending;     // to resolve (txid) or report
-    std::uint64_t processing_batch = 0; // seen (count_legacy) or left (with a txid)
+    std::uint64_t requeued = 0;          // processing_batch -> queued (requeue only)
+    std::vector<LegacyJob> sending;      // to resolve (txid) or report
+    std::uint64_t processing_batch = 0;  // seen (count_legacy) or left (with a txid)
 };
 
 // Counts and lists what the old service left (nothing is written): for the

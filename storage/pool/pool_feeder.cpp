@@ -158,7 +158,8 @@ bool PoolFeeder::fill_and_renew(Clock::time_point& next_renew) {
                 // come back when it stops or dies). One statement, one
                 // snapshot: an engine releasing its leftovers between two
                 // separate checks would otherwise look like neither.
-                const auto more = pool_may_supply(conn, m_options.instance_id, m_options.publish_value);
+                const auto more =
+                    pool_may_supply(conn, m_options.instance_id, m_options.publish_value);
                 if (!more.ok()) {
                     set_error(more.status);
                     return false;

@@ -164,8 +164,7 @@ std::optional<Purpose> parse_purpose(std::string_view text) {
 }
 
 PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::string_view instance_id,
-                                                 std::size_t max_n,
-                                                 std::chrono::milliseconds lease,
+                                                 std::size_t max_n, std::chrono::milliseconds lease,
                                                  std::int64_t publish_value) {
     PoolResult<std::vector<chain::Utxo>> out;
     if (instance_id.empty()) {
@@ -178,7 +177,8 @@ PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::stri
     const std::string sql = std::string(R"SQL(
 WITH picked AS (
     SELECT txid, vout FROM utxos
-     WHERE )SQL") + leasable(publish_value) + R"SQL(
+     WHERE )SQL") + leasable(publish_value) +
+                            R"SQL(
      LIMIT $2
        FOR UPDATE SKIP LOCKED),
 leased AS (

@@ -84,14 +84,12 @@ std::optional<Purpose> parse_purpose(std::string_view text);
 // as fee. Larger 'publish' rows (the old service recorded its split's change
 // that way) stay where they are, as funding (PoolStatus::oversized).
 PoolResult<std::vector<chain::Utxo>> lease_utxos(pg::Connection& conn, std::string_view instance_id,
-                                                 std::size_t max_n,
-                                                 std::chrono::milliseconds lease,
+                                                 std::size_t max_n, std::chrono::milliseconds lease,
                                                  std::int64_t publish_value = k_publish_value);
 
 // True if some row could still be leased (ignores row locks). Lets a caller
 // tell "the pool is empty" from "another engine was leasing the rest just then".
-PoolResult<bool> has_available(pg::Connection& conn,
-                               std::int64_t publish_value = k_publish_value);
+PoolResult<bool> has_available(pg::Connection& conn, std::int64_t publish_value = k_publish_value);
 
 // True if a publish UTXO is leasable now, or another engine (not
 // `instance_id`) holds one it has not spent (those come back to the pool when

@@ -44,10 +44,10 @@
 
 #include <array>
 #include <cstdint>
-#include <limits>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>

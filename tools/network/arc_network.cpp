@@ -26,9 +26,9 @@
 #include "engine/chain/keys.h"
 #include "engine/chain/script.h"
 #include "engine/chain/sighash.h"
-#include "stages/send/arc_status.h"
 #include "engine/chain/tx.h"
 #include "engine/chain/verify.h"
+#include "stages/send/arc_status.h"
 #include "tools/network/callbacks.h"
 #include "tools/network/tx_scan.h"
 

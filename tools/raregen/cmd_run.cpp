@@ -86,8 +86,8 @@ struct RunOptions {
     double progress_s = 1.0;
     bool change = false;
     bool no_gate = false;
-    bool memory = false;   // no database at all
-    bool keep_db = false;  // keep the private cluster's directory
+    bool memory = false;        // no database at all
+    bool keep_db = false;       // keep the private cluster's directory
     bool adopt_legacy = false;  // the old RareGen service is stopped for good: take its work
     std::size_t ring_capacity = 4096;
     std::uint64_t flush_max = 8192;
@@ -143,8 +143,8 @@ std::string take_over_legacy(pg::Connection& db, const std::string& me, bool ado
         } else if (!arc) {
             why = "sending with a txid, and no ARC to look it up (give --arc-url)";
         } else {
-            const HttpResponse r = arc_call(arc->url + "/v1/tx/" + j.txid, arc->api_key, {}, {},
-                                            15'000);
+            const HttpResponse r =
+                arc_call(arc->url + "/v1/tx/" + j.txid, arc->api_key, {}, {}, 15'000);
             std::string status;
             if (http_ok(r)) {
                 try {
@@ -475,8 +475,8 @@ int run_pipeline(const RunOptions& o) {
         }
         if (const auto r = pool::reclaim_expired(*db); !r.ok())
             return internal_error("reclaiming expired UTXO leases failed: " + r.status.message());
-        if (std::string e = take_over_legacy(*db, instance_id, o.adopt_legacy, arc_settings,
-                                             legacy_report);
+        if (std::string e =
+                take_over_legacy(*db, instance_id, o.adopt_legacy, arc_settings, legacy_report);
             !e.empty())
             return internal_error(e);
     }

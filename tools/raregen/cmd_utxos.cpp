@@ -240,8 +240,7 @@ int run_split(const SplitOptions& o) {
                 ": " + b.detail +
                 (unknown ? " (no verdict after " + std::to_string(b.posts) +
                                " attempts: the split may be on the network; check GET /v1/tx/" +
-                               chain::hash_to_display(split.txid) +
-                               " before using its input again)"
+                               chain::hash_to_display(split.txid) + " before using its input again)"
                          : std::string()) +
                 (txs > 0 ? " (the " + std::to_string(txs) + " accepted before it are in --out)"
                          : ""));

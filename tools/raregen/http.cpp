@@ -80,8 +80,8 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
             }
         }
         ++out.posts;
-        const HttpResponse r = arc_call(url + "/v1/tx", api_key, "application/octet-stream", ef,
-                                        timeout_ms);
+        const HttpResponse r =
+            arc_call(url + "/v1/tx", api_key, "application/octet-stream", ef, timeout_ms);
         const std::string status = tx_status_of(r);
         if (http_ok(r) && !status.empty() && send::arc_status_accepted(status)) {
             out.verdict = Broadcast::Verdict::accepted;

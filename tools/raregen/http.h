@@ -37,10 +37,10 @@ std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::
 // exponential backoff and full jitter, `attempts` POSTs at most.
 struct Broadcast {
     enum class Verdict { accepted, refused, unknown } verdict = Verdict::unknown;
-    std::string tx_status;   // ARC's txStatus when accepted
-    std::string detail;      // what ARC answered last (refused, unknown)
-    int posts = 0;           // POST attempts made
-    int lookups = 0;         // GET /v1/tx lookups made
+    std::string tx_status;  // ARC's txStatus when accepted
+    std::string detail;     // what ARC answered last (refused, unknown)
+    int posts = 0;          // POST attempts made
+    int lookups = 0;        // GET /v1/tx lookups made
 };
 Broadcast broadcast_until_known(const std::string& url, const std::string& api_key,
                                 const std::string& txid, const std::string& ef, int attempts = 8,

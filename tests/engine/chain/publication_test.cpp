@@ -155,10 +155,11 @@ TEST(Publication, AFeeAboveTheCeilingIsRefusedBeforeSigning) {
     // The multiple rules when it is larger than the floor.
     PublicationOptions steep;
     steep.fee_rate = FeeRate{50'000, 1'000};  // 13,200 sat for the 264-byte tx
-    const std::uint64_t fee = steep.fee_rate.fee_for(PublicationBuilder::estimated_size(key, pushes, false));
-    EXPECT_TRUE(b.build(key, test_utxo(static_cast<std::int64_t>(fee * 10)), pushes, steep, raw,
-                        nullptr)
-                    .ok());
+    const std::uint64_t fee =
+        steep.fee_rate.fee_for(PublicationBuilder::estimated_size(key, pushes, false));
+    EXPECT_TRUE(
+        b.build(key, test_utxo(static_cast<std::int64_t>(fee * 10)), pushes, steep, raw, nullptr)
+            .ok());
     EXPECT_EQ(b.build(key, test_utxo(static_cast<std::int64_t>(fee * 10 + 1)), pushes, steep, raw,
                       nullptr)
                   .error,

@@ -389,7 +389,6 @@ TEST(JcsCanonicalizer, SteadyStateAllocatesNothing) {
     EXPECT_EQ(first.substr(0, 40), R"({"assetId":"asset-é-1","distribution":{)");
 }
 
-
 // What the old RareGen service signed: JSON.stringify of the record rebuilt
 // with Object.keys(o).sort(); JavaScript lists array-index keys first, in
 // numeric order. Expected texts as node prints them for these inputs.
@@ -407,7 +406,8 @@ std::string javascript_form(std::string_view json, bool* saw_index = nullptr) {
 
 TEST(JcsKeyOrder, JavascriptPutsArrayIndexKeysFirstInNumericOrder) {
     bool saw = false;
-    EXPECT_EQ(javascript_form(R"({"b":1,"10":2,"9":3,"a":4})", &saw), R"({"9":3,"10":2,"a":4,"b":1})");
+    EXPECT_EQ(javascript_form(R"({"b":1,"10":2,"9":3,"a":4})", &saw),
+              R"({"9":3,"10":2,"a":4,"b":1})");
     EXPECT_TRUE(saw);
     EXPECT_EQ(canon_ok(R"({"b":1,"10":2,"9":3,"a":4})"), R"({"10":2,"9":3,"a":4,"b":1})");
     // Not indices: leading zeros, signs, fractions, 2^32-1 and beyond; they
@@ -426,8 +426,8 @@ TEST(JcsKeyOrder, JavascriptPutsArrayIndexKeysFirstInNumericOrder) {
 TEST(JcsKeyOrder, ArrayIndexKeys) {
     for (std::string_view k : {"0", "9", "10", "2024", "4294967294"})
         EXPECT_TRUE(is_array_index_key(k)) << k;
-    for (std::string_view k : {"", "00", "01", "-0", "-1", "1.0", "1e3", " 1", "4294967295",
-                               "99999999999", "a1", "1a"})
+    for (std::string_view k :
+         {"", "00", "01", "-0", "-1", "1.0", "1e3", " 1", "4294967295", "99999999999", "a1", "1a"})
         EXPECT_FALSE(is_array_index_key(k)) << k;
 }
 
@@ -438,7 +438,8 @@ TEST(JcsKeyOrder, DuplicateKeysAreStillRefused) {
     ASSERT_EQ(parser.parse(padded).get(root), simdjson::SUCCESS);
     Canonicalizer canonicalizer;
     std::string out;
-    EXPECT_EQ(canonicalizer.canonicalize(root, out, KeyOrder::javascript), JcsStatus::duplicate_key);
+    EXPECT_EQ(canonicalizer.canonicalize(root, out, KeyOrder::javascript),
+              JcsStatus::duplicate_key);
 }
 
 }  // namespace

@@ -51,9 +51,8 @@ SELECT format('job-%s', i), format('rec-%s', i), '{}', lpad(to_hex(i), 64, '0'),
     JobFeederOptions o;
     o.conninfo = d;
     o.instance_id = "i-me";
-    auto feeder = std::make_unique<JobFeeder>(o, to_sequence.make_producer(),
-                                              to_sign.make_producer(), to_gate.make_producer(),
-                                              context);
+    auto feeder = std::make_unique<JobFeeder>(
+        o, to_sequence.make_producer(), to_sign.make_producer(), to_gate.make_producer(), context);
     feeder->start();
     // Nobody takes from the gate route: it fills after 8 jobs. The other two
     // routes are drained as a sign stage and a sequencer would.

@@ -141,17 +141,17 @@ TEST_F(JobStoreTest, AdoptionWritesTheRowOfEveryBatchTheDeadEngineLeftOpen) {
     ASSERT_TRUE(c.exec("INSERT INTO publish_batches (batch_id, job_count, status, instance_id) "
                        "VALUES ('b-dead-2', 1, 'closed', 'i-dead')")
                     .ok());
-    const std::string before =
-        std::string(c.exec("SELECT b::text FROM publish_batches b WHERE batch_id = 'b-dead-2'")
-                        .text(0, 0));
+    const std::string before = std::string(
+        c.exec("SELECT b::text FROM publish_batches b WHERE batch_id = 'b-dead-2'").text(0, 0));
     std::vector<ResumedJob> out;
     ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
     EXPECT_EQ(c.exec("SELECT string_agg(batch_id || ':' || job_count || ':' || status, ',' "
                      "ORDER BY batch_id) FROM publish_batches")
                   .text(0, 0),
               "b-dead-1:3:closed,b-dead-2:1:closed");
-    EXPECT_EQ(c.exec("SELECT b::text FROM publish_batches b WHERE batch_id = 'b-dead-2'").text(0, 0),
-              before);
+    EXPECT_EQ(
+        c.exec("SELECT b::text FROM publish_batches b WHERE batch_id = 'b-dead-2'").text(0, 0),
+        before);
     ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
     EXPECT_EQ(c.exec("SELECT count(*) FROM publish_batches").text(0, 0), "2");
 }
@@ -168,9 +168,9 @@ TEST_F(JobStoreTest, UnreadableRowsAreFailedWithTheReasonNotResumed) {
     std::vector<ResumedJob> out;
     ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
     EXPECT_TRUE(out.empty());
-    pg::Result r = c.exec(
-        "SELECT status, error_code, error_detail FROM publish_jobs WHERE job_id = '" + too_long +
-        "'");
+    pg::Result r =
+        c.exec("SELECT status, error_code, error_detail FROM publish_jobs WHERE job_id = '" +
+               too_long + "'");
     EXPECT_EQ(r.text(0, 0), "failed");
     EXPECT_EQ(r.text(0, 1), "unresumable");
     EXPECT_NE(r.text(0, 2).find("longer than 64"), std::string_view::npos) << r.text(0, 2);
@@ -186,10 +186,11 @@ TEST_F(JobStoreTest, TextJobIdsAreResumedAndClaimedAsStored) {
     const std::string upper = "2B4E28BA-2FA1-4D3B-883F-0016D3CCA427";
     ASSERT_TRUE(c.exec("INSERT INTO publish_jobs (job_id, record_id, record_canonical, "
                        "record_hash, status, instance_id, created_at) VALUES "
-                       "('" + old_id + "', 'r1', '{}', '" + hash(21) +
+                       "('" +
+                       old_id + "', 'r1', '{}', '" + hash(21) +
                        "', 'queued', NULL, now() - interval '1 hour'), "
-                       "('" + upper + "', 'r2', '{}', '" + hash(22) +
-                       "', 'queued', 'i-dead', now())")
+                       "('" +
+                       upper + "', 'r2', '{}', '" + hash(22) + "', 'queued', 'i-dead', now())")
                     .ok());
     std::vector<ResumedJob> out;
     ASSERT_TRUE(adopt_jobs(c, "i-dead", "i-me", out).ok());
@@ -272,7 +273,6 @@ TEST_F(JobStoreTest, ConcurrentClaimsNeverTakeTheSameRow) {
               "0");
 }
 
-
 // What a stopped old service left: its batch's unsent jobs are queued again
 // (old batch remembered in audit_log), its sending jobs listed; one whose
 // txid ARC holds is marked sent; nothing raregen owns is touched, and
@@ -299,9 +299,9 @@ TEST_F(JobStoreTest, LegacyBatchesAreRequeuedAndSendingJobsListed) {
     ASSERT_TRUE(count_legacy(c, seen).ok());
     EXPECT_EQ(seen.processing_batch, 2u);
     EXPECT_EQ(seen.sending.size(), 2u);
-    EXPECT_EQ(c.exec("SELECT count(*) FROM publish_jobs WHERE status = 'processing_batch'")
-                  .text(0, 0),
-              "3");
+    EXPECT_EQ(
+        c.exec("SELECT count(*) FROM publish_jobs WHERE status = 'processing_batch'").text(0, 0),
+        "3");
 
     LegacyScan scan;
     ASSERT_TRUE(requeue_legacy(c, "i-me", scan).ok());
@@ -311,11 +311,12 @@ TEST_F(JobStoreTest, LegacyBatchesAreRequeuedAndSendingJobsListed) {
     EXPECT_EQ(scan.sending[0].job_id, "job_1_c");
     EXPECT_TRUE(scan.sending[0].txid.empty());
     EXPECT_EQ(scan.sending[1].txid, std::string(64, 'd'));
-    EXPECT_EQ(c.exec("SELECT string_agg(job_id || ':' || status || ':' || "
-                     "coalesce(processing_batch_id, '-'), ',' ORDER BY job_id) FROM publish_jobs "
-                     "WHERE instance_id IS NULL")
-                  .text(0, 0),
-              "job_1_a:queued:-,job_1_b:queued:-,job_1_c:sending:batch_old,job_1_d:sending:batch_old");
+    EXPECT_EQ(
+        c.exec("SELECT string_agg(job_id || ':' || status || ':' || "
+               "coalesce(processing_batch_id, '-'), ',' ORDER BY job_id) FROM publish_jobs "
+               "WHERE instance_id IS NULL")
+            .text(0, 0),
+        "job_1_a:queued:-,job_1_b:queued:-,job_1_c:sending:batch_old,job_1_d:sending:batch_old");
     EXPECT_EQ(c.exec("SELECT count(*) FROM audit_log WHERE event = 'legacy_requeued' AND "
                      "detail ->> 'old_batch_id' = 'batch_old'")
                   .text(0, 0),

@@ -134,9 +134,9 @@ TEST_F(ArcRun, InjectedFaultsLoseAndDuplicateNothing) {
     // 10% 503, 5% ARC's 409 ("not yet classified"), 5% timeouts, 5%
     // dropped connections (half of those two after the network applied the
     // batch: the engine cannot tell, and resends).
-    LocalNetwork net(m_dir,
-                     {"--fail", "503=0.1,409=0.05", "--timeout-share", "0.05", "--timeout-ms",
-                      "1500", "--drop-share", "0.05", "--seed", "7", "--block-interval-ms", "500"});
+    LocalNetwork net(
+        m_dir, {"--fail", "503=0.1,409=0.05", "--timeout-share", "0.05", "--timeout-ms", "1500",
+                "--drop-share", "0.05", "--seed", "7", "--block-interval-ms", "500"});
     ASSERT_FALSE(net.url().empty());
     ASSERT_TRUE(prepare(net, k_jobs));
     // Small batches: more requests, so every kind of fault shows up.
@@ -277,7 +277,6 @@ TEST_F(ArcRun, ARefusedApiKeyStopsTheRunBeforeAnythingIsSent) {
     EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), "0");
 }
 
-
 // `raregen utxos split` under the same faults: a POST without a verdict
 // (503, a timeout, a dropped connection, half of them after the network
 // stored the split) is looked up by txid and the same bytes sent again; it
@@ -285,8 +284,9 @@ TEST_F(ArcRun, ARefusedApiKeyStopsTheRunBeforeAnythingIsSent) {
 // exactly once and chains from the one before.
 TEST_F(ArcRun, SplitRetriesUntilTheNetworkHasAVerdict) {
     for (const char* seed : {"8", "11"}) {
-        LocalNetwork net(m_dir, {"--fail", "503=0.15", "--timeout-share", "0.1", "--timeout-ms",
-                                 "1500", "--drop-share", "0.1", "--seed", seed},
+        LocalNetwork net(m_dir,
+                         {"--fail", "503=0.15", "--timeout-share", "0.1", "--timeout-ms", "1500",
+                          "--drop-share", "0.1", "--seed", seed},
                          std::string("network-split-") + seed);
         ASSERT_FALSE(net.url().empty());
         const CliResult addr = run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")});
@@ -300,9 +300,9 @@ TEST_F(ArcRun, SplitRetriesUntilTheNetworkHasAVerdict) {
                                  std::to_string(f.at("outputs").at(0).at("vout").get<int>()) +
                                  ":100000";
         const std::uint64_t before = net.accepted_count();
-        const CliResult split = run_cli(
-            {"utxos", "split", "--from", from, "--key-file", m_dir.path("key.wif"), "--count",
-             "300", "--per-tx", "10", "--out", m_dir.path("split.txt"), "--arc-url", net.url()});
+        const CliResult split = run_cli({"utxos", "split", "--from", from, "--key-file",
+                                         m_dir.path("key.wif"), "--count", "300", "--per-tx", "10",
+                                         "--out", m_dir.path("split.txt"), "--arc-url", net.url()});
         ASSERT_EQ(split.exit_code, 0) << split.err;
         const nlohmann::json j = split.json();
         EXPECT_EQ(j.at("transactions"), 30);

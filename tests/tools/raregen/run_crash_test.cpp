@@ -230,9 +230,9 @@ class RunCrash : public pg::testing::PgTest {
         args.insert(args.end(), sink.begin(), sink.end());
         // A slow gate, a small ring and small queues: batches stay open for
         // seconds, so kills land in the middle of them.
-        for (const char* a : {"--rate", rate.c_str(), "--period-ms", "1000", "--batch-size", "100",
-                              "--channel-capacity", "32", "--ring", "64", "--progress", "0",
-                              "--lease-s", "3600"})
+        for (const char* a :
+             {"--rate", rate.c_str(), "--period-ms", "1000", "--batch-size", "100",
+              "--channel-capacity", "32", "--ring", "64", "--progress", "0", "--lease-s", "3600"})
             args.emplace_back(a);
         return args;
     }

@@ -32,10 +32,10 @@
 namespace raregen::test {
 namespace {
 
-constexpr int k_queued = 120;        // queued by the old API, never picked up
-constexpr int k_batch = 30;          // the old batch: 1..9 sent, 10 sending, 11..30 waiting
+constexpr int k_queued = 120;  // queued by the old API, never picked up
+constexpr int k_batch = 30;    // the old batch: 1..9 sent, 10 sending, 11..30 waiting
 constexpr int k_batch_sent = 9;
-constexpr int k_history_sent = 40;   // older history
+constexpr int k_history_sent = 40;  // older history
 constexpr int k_history_failed = 10;
 constexpr const char* k_old_batch = "batch_1733300000000_x7k2qa";
 
@@ -119,7 +119,8 @@ class SwitchOver : public pg::testing::PgTest {
                 rest = "'spent', '2024-11-01 10:00:00', '" + std::string(64, 'e') +
                        "', NULL, NULL, false";
             else if (i < 265)
-                rest = "'reserved', NULL, NULL, '2024-11-02 09:00:00', '2024-11-02 09:05:00', false";
+                rest =
+                    "'reserved', NULL, NULL, '2024-11-02 09:00:00', '2024-11-02 09:05:00', false";
             else
                 rest = "'available', NULL, NULL, NULL, NULL, true";
             sql += utxo_row(m_outpoints[i], 100, rest) + ",";
@@ -132,15 +133,16 @@ class SwitchOver : public pg::testing::PgTest {
         // Jobs: ids, records and hashes as the old API made them.
         auto job = [&](const std::string& id, int n, const std::string& status,
                        const std::string& extra_cols, const std::string& extra_vals) {
-            const std::string canonical =
-                "{\"assetId\":\"asset-" + std::to_string(n) + "\",\"recordId\":\"rec-" +
-                std::to_string(n) + "\",\"type\":\"music\"}";
+            const std::string canonical = "{\"assetId\":\"asset-" + std::to_string(n) +
+                                          "\",\"recordId\":\"rec-" + std::to_string(n) +
+                                          "\",\"type\":\"music\"}";
             return "INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, "
                    "status, created_at, updated_at" +
                    extra_cols + ") VALUES ('" + id + "', 'rec-" + std::to_string(n) + "', '" +
                    canonical + "', encode(sha256(convert_to('" + canonical +
                    "', 'UTF8')), 'hex'), '" + status + "', TIMESTAMP '2024-11-01 08:00:00' + " +
-                   std::to_string(n) + " * interval '1 second', TIMESTAMP '2024-11-01 09:00:00' + " +
+                   std::to_string(n) +
+                   " * interval '1 second', TIMESTAMP '2024-11-01 09:00:00' + " +
                    std::to_string(n) + " * interval '1 second'" + extra_vals + ");";
         };
         auto history = [&](std::string id) {
@@ -150,22 +152,26 @@ class SwitchOver : public pg::testing::PgTest {
         std::string jobs;
         int n = 0;
         for (int i = 0; i < k_history_sent; ++i, ++n)
-            jobs += job(history("job_17300000" + std::to_string(10000 + n) + "_h" + std::to_string(i)), n,
-                        "sent", ", txid, sent_at",
-                        ", '" + std::string(63, 'a') + std::to_string(i % 10) +
-                            "', '2024-11-01 10:00:00'");
+            jobs += job(
+                history("job_17300000" + std::to_string(10000 + n) + "_h" + std::to_string(i)), n,
+                "sent", ", txid, sent_at",
+                ", '" + std::string(63, 'a') + std::to_string(i % 10) + "', '2024-11-01 10:00:00'");
         for (int i = 0; i < k_history_failed; ++i, ++n)
-            jobs += job(history("job_17300000" + std::to_string(10000 + n) + "_f" + std::to_string(i)), n,
-                        "failed", ", error_code, error_detail",
-                        ", 'BROADCAST_ERROR', 'Request failed with status code 500'");
+            jobs +=
+                job(history("job_17300000" + std::to_string(10000 + n) + "_f" + std::to_string(i)),
+                    n, "failed", ", error_code, error_detail",
+                    ", 'BROADCAST_ERROR', 'Request failed with status code 500'");
         for (int seq = 1; seq <= k_batch; ++seq, ++n) {
-            const std::string id = "job_17333" + std::to_string(10000 + n) + "_b" + std::to_string(seq);
+            const std::string id =
+                "job_17333" + std::to_string(10000 + n) + "_b" + std::to_string(seq);
             const std::string batch_cols = ", processing_batch_id, batch_seq";
-            const std::string batch_vals = ", '" + std::string(k_old_batch) + "', " + std::to_string(seq);
+            const std::string batch_vals =
+                ", '" + std::string(k_old_batch) + "', " + std::to_string(seq);
             if (seq <= k_batch_sent) {
-                jobs += job(history(id), n, "sent", batch_cols + ", txid, sent_at, sending_started_at",
-                            batch_vals + ", '" + std::string(62, 'b') + (seq < 10 ? "0" : "") +
-                                std::to_string(seq) + "', '2024-11-02 08:59:00', '2024-11-02 08:58:00'");
+                jobs += job(
+                    history(id), n, "sent", batch_cols + ", txid, sent_at, sending_started_at",
+                    batch_vals + ", '" + std::string(62, 'b') + (seq < 10 ? "0" : "") +
+                        std::to_string(seq) + "', '2024-11-02 08:59:00', '2024-11-02 08:58:00'");
             } else if (seq == k_batch_sent + 1) {
                 m_sending_job = id;
                 jobs += job(id, n, "sending", batch_cols + ", sending_started_at",
@@ -181,8 +187,9 @@ class SwitchOver : public pg::testing::PgTest {
         exec("INSERT INTO publish_batches (batch_id, job_count, status, created_at) VALUES ('" +
              std::string(k_old_batch) + "', " + std::to_string(k_batch) +
              ", 'broadcasting', '2024-11-02 08:57:00')");
-        exec("INSERT INTO audit_log (event_type, resource_type, resource_id, action) VALUES "
-             "('publish_requested', 'job', 'job_1', 'create')");
+        exec(
+            "INSERT INTO audit_log (event_type, resource_type, resource_id, action) VALUES "
+            "('publish_requested', 'job', 'job_1', 'create')");
     }
 
     // The old service's columns of its history rows (sent, failed), as text.
@@ -194,29 +201,41 @@ class SwitchOver : public pg::testing::PgTest {
             "SELECT string_agg(ROW(id, job_id, record_id, record_canonical, record_hash, cdn_url, "
             "file_sha256, status, txid, error_code, error_detail, created_at, sent_at, "
             "confirmed_at, updated_at, processing_batch_id, batch_seq, sending_started_at)::text, "
-            "'|' ORDER BY job_id) FROM publish_jobs WHERE job_id IN (" + ids + ")");
+            "'|' ORDER BY job_id) FROM publish_jobs WHERE job_id IN (" +
+            ids + ")");
     }
     std::string sending_snapshot() {
-        return scalar("SELECT ROW(id, job_id, status, txid, processing_batch_id, batch_seq, "
-                      "sending_started_at, updated_at)::text FROM publish_jobs WHERE job_id = '" +
-                      m_sending_job + "'");
+        return scalar(
+            "SELECT ROW(id, job_id, status, txid, processing_batch_id, batch_seq, "
+            "sending_started_at, updated_at)::text FROM publish_jobs WHERE job_id = '" +
+            m_sending_job + "'");
     }
     // The reserved, spent and dirty rows and the change, as they are.
     std::string untouchable_utxos_snapshot() {
         std::string list;
         for (const std::string& o : m_untouchable)
             list += (list.empty() ? "'" : ",'") + o + "'";
-        return scalar("SELECT string_agg(ROW(id, txid, vout, satoshis, script_pub_key, address, "
-                      "purpose, status, reserved_at, reserved_by_job_id, spent_at, spent_by_txid, "
-                      "created_at, updated_at, reserved_until, dirty)::text, '|' ORDER BY txid, "
-                      "vout) FROM utxos WHERE txid || ':' || vout IN (" + list + ")");
+        return scalar(
+            "SELECT string_agg(ROW(id, txid, vout, satoshis, script_pub_key, address, "
+            "purpose, status, reserved_at, reserved_by_job_id, spent_at, spent_by_txid, "
+            "created_at, updated_at, reserved_until, dirty)::text, '|' ORDER BY txid, "
+            "vout) FROM utxos WHERE txid || ':' || vout IN (" +
+            list + ")");
     }
 
     CliResult run(const LocalNetwork& net, const std::vector<std::string>& extra) {
         std::ofstream(m_dir.path("none.ndjson")).close();
-        std::vector<std::string> args = {"run", "--intents", m_dir.path("none.ndjson"),
-                                         "--key-file", m_dir.path("key.wif"), "--arc-url",
-                                         net.url(), "--progress", "0", "--window-ms", "100",
+        std::vector<std::string> args = {"run",
+                                         "--intents",
+                                         m_dir.path("none.ndjson"),
+                                         "--key-file",
+                                         m_dir.path("key.wif"),
+                                         "--arc-url",
+                                         net.url(),
+                                         "--progress",
+                                         "0",
+                                         "--window-ms",
+                                         "100",
                                          "--no-gate"};
         args.insert(args.end(), extra.begin(), extra.end());
         return run_cli(CliCall{args, {}, {{"DATABASE_URL", m_db}}});
@@ -242,7 +261,8 @@ TEST_F(SwitchOver, TheOldServicesDatabaseIsTakenOverAndEveryOldJobPublishedOnce)
     const CliResult first = run(net, {});
     ASSERT_EQ(first.exit_code, 0) << first.err;
     EXPECT_NE(first.err.find("--adopt-legacy"), std::string::npos) << first.err;
-    EXPECT_EQ(first.json()["legacy"]["left_to_old_service"]["processing_batch"], k_batch - k_batch_sent - 1);
+    EXPECT_EQ(first.json()["legacy"]["left_to_old_service"]["processing_batch"],
+              k_batch - k_batch_sent - 1);
     EXPECT_EQ(first.json()["legacy"]["left_to_old_service"]["sending"], 1);
     EXPECT_EQ(first.json()["recovery"]["claimed"], k_queued);
     EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'processing_batch'"),
@@ -309,22 +329,23 @@ TEST_F(SwitchOver, TheOldServicesDatabaseIsTakenOverAndEveryOldJobPublishedOnce)
         << "reserved, spent, dirty or large UTXOs were touched";
     // The old batch's jobs remember where they came from.
     EXPECT_EQ(scalar("SELECT count(*) FROM audit_log WHERE event = 'legacy_requeued' AND "
-                     "detail ->> 'old_batch_id' = '" + std::string(k_old_batch) + "'"),
+                     "detail ->> 'old_batch_id' = '" +
+                     std::string(k_old_batch) + "'"),
               std::to_string(k_batch - k_batch_sent - 1));
     EXPECT_EQ(scalar("SELECT count(*) FROM audit_log WHERE event_type IS NULL"), "0");
 
     // The seed's monitoring queries (its test-monitoring-queries.sql) answer.
-    for (const char* q : {
-             "SELECT COUNT(*) AS sent_last_3s, ROUND(COUNT(*) / 3.0, 2) AS tx_per_sec FROM "
-             "publish_jobs WHERE status='sent' AND sent_at > NOW() - INTERVAL '3 seconds'",
-             "SELECT COUNT(*) AS stuck_sending FROM publish_jobs WHERE status='sending' AND "
-             "sending_started_at < NOW() - INTERVAL '2 minutes'",
-             "SELECT status, COUNT(*) AS n, ROUND(COUNT(*) / 166.67, 1) AS seconds_at_ceiling "
-             "FROM utxos WHERE purpose='publish' AND satoshis=100 GROUP BY status ORDER BY status",
-             "SELECT status, COUNT(*) AS jobs FROM publish_jobs GROUP BY status",
-             "SELECT DATE_TRUNC('second', sent_at) AS second, COUNT(*) AS tx_count FROM "
-             "publish_jobs WHERE status='sent' AND sent_at > NOW() - INTERVAL '2 minutes' GROUP "
-             "BY DATE_TRUNC('second', sent_at) ORDER BY second DESC LIMIT 60"}) {
+    for (const char* q :
+         {"SELECT COUNT(*) AS sent_last_3s, ROUND(COUNT(*) / 3.0, 2) AS tx_per_sec FROM "
+          "publish_jobs WHERE status='sent' AND sent_at > NOW() - INTERVAL '3 seconds'",
+          "SELECT COUNT(*) AS stuck_sending FROM publish_jobs WHERE status='sending' AND "
+          "sending_started_at < NOW() - INTERVAL '2 minutes'",
+          "SELECT status, COUNT(*) AS n, ROUND(COUNT(*) / 166.67, 1) AS seconds_at_ceiling "
+          "FROM utxos WHERE purpose='publish' AND satoshis=100 GROUP BY status ORDER BY status",
+          "SELECT status, COUNT(*) AS jobs FROM publish_jobs GROUP BY status",
+          "SELECT DATE_TRUNC('second', sent_at) AS second, COUNT(*) AS tx_count FROM "
+          "publish_jobs WHERE status='sent' AND sent_at > NOW() - INTERVAL '2 minutes' GROUP "
+          "BY DATE_TRUNC('second', sent_at) ORDER BY second DESC LIMIT 60"}) {
         pg::Connection c = connect(m_db);
         pg::Result r = c.exec(q);
         EXPECT_TRUE(r.ok()) << r.error() << "\n" << q;
