@@ -506,6 +506,13 @@ struct ArcClient::Impl {
             sl.failures = 0;
             sl.reason_size = 0;
             sl.next = k_none;
+            if (fatal.load(std::memory_order_acquire)) {
+                // ARC refuses every request: nothing more is posted. The job
+                // stays `sending`, for the next run to look up by txid.
+                set_reason(sl, "not sent: ARC refuses every request (see the run's error)");
+                emit_unresolved(i);
+                continue;
+            }
             if (sl.out.job.signed_ticket == 0) {
                 // Recovered from storage: it may already be out there.
                 const std::uint32_t b = new_batch(Kind::status);

@@ -8,7 +8,7 @@ pg::Status audit_batches(pg::Connection& conn, const std::string& instance_id, B
 WITH ids AS (
     SELECT DISTINCT processing_batch_id AS id FROM publish_jobs
      WHERE processing_batch_id IS NOT NULL AND instance_id IS NOT NULL
-       AND ($1 = '' OR instance_id = $1)
+       AND instance_id <> 'legacy' AND ($1 = '' OR instance_id = $1)
 ), b AS (
     SELECT j.processing_batch_id AS id, count(*) AS n, min(j.batch_seq) AS lo,
            max(j.batch_seq) AS hi, count(DISTINCT j.batch_seq) AS d

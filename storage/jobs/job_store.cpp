@@ -167,10 +167,14 @@ InstanceLease::~InstanceLease() {
     }
     m_cv.notify_all();
     if (m_thread.joinable()) m_thread.join();
+    // Stopped for good only if it leaves nothing unfinished: jobs left
+    // `sending` (no definite answer from ARC) keep the instance adoptable, so
+    // the next engine looks them up by txid (its lock is free now).
     if (m_conn && m_conn->ok())
         m_conn->exec_params(
-            "UPDATE raregen_instances SET stopped_at = now(), heartbeat_at = now() "
-            "WHERE instance_id = $1",
+            "UPDATE raregen_instances SET heartbeat_at = now(), stopped_at = CASE WHEN EXISTS "
+            "(SELECT 1 FROM publish_jobs WHERE instance_id = $1 AND status IN ('queued', "
+            "'processing_batch', 'sending')) THEN NULL ELSE now() END WHERE instance_id = $1",
             m_id);
 }
 
@@ -296,11 +300,19 @@ pg::Status claim_queued(pg::Connection& conn, const std::string& me, std::size_t
 }
 
 namespace {
+// The old service's rows: no raregen owner, or the tag 'legacy' an earlier
+// raregen's claim pass gave them.
+constexpr const char* k_legacy_owner = "(instance_id IS NULL OR instance_id = 'legacy')";
+
+// Rows it may have broadcast: 'sending' (its batch worker), 'processing'
+// (named by its claim index), or any waiting row that has a txid.
 constexpr const char* k_legacy_sending_sql = R"SQL(
 SELECT job_id, record_id, status, coalesce(txid, ''), coalesce(processing_batch_id, ''),
        coalesce(sending_started_at::text, '')
   FROM publish_jobs
- WHERE instance_id IS NULL AND status = 'sending'
+ WHERE (instance_id IS NULL OR instance_id = 'legacy')
+   AND (status IN ('sending', 'processing')
+        OR (status IN ('processing_batch', 'retryable') AND txid IS NOT NULL))
  ORDER BY created_at, job_id)SQL";
 
 pg::Status read_legacy_sending(pg::Connection& c, LegacyScan& out) {
@@ -319,9 +331,10 @@ pg::Status count_legacy(pg::Connection& conn, LegacyScan& out) {
     out = LegacyScan{};
     return conn.transaction(
         [&](pg::Connection& c) {
-            pg::Result n = c.exec(
-                "SELECT count(*) FROM publish_jobs WHERE instance_id IS NULL AND status = "
-                "'processing_batch'");
+            pg::Result n =
+                c.exec(std::string("SELECT count(*) FROM publish_jobs WHERE ") + k_legacy_owner +
+                       " AND status IN ('processing_batch', 'retryable') AND txid IS "
+                       "NULL");
             if (!n.ok()) return n.status();
             out.processing_batch = static_cast<std::uint64_t>(n.int64(0, 0).value_or(0));
             return read_legacy_sending(c, out);
@@ -336,31 +349,34 @@ pg::Status requeue_legacy(pg::Connection& conn, const std::string& me, LegacySca
         // so the claim pass publishes them; the old batch is remembered.
         pg::Result r = c.exec_params(R"SQL(
 WITH moved AS (
-    SELECT job_id, record_id, processing_batch_id AS old_batch, batch_seq AS old_seq
+    SELECT job_id, record_id, status AS old_status, processing_batch_id AS old_batch,
+           batch_seq AS old_seq
       FROM publish_jobs
-     WHERE instance_id IS NULL AND status = 'processing_batch' AND txid IS NULL
-       AND signed_tx IS NULL
+     WHERE (instance_id IS NULL OR instance_id = 'legacy')
+       AND status IN ('processing_batch', 'retryable') AND txid IS NULL AND signed_tx IS NULL
        FOR UPDATE
 ), upd AS (
     UPDATE publish_jobs p
-       SET status = 'queued', processing_batch_id = NULL, batch_seq = NULL, updated_at = now()
+       SET status = 'queued', processing_batch_id = NULL, batch_seq = NULL, instance_id = NULL,
+           updated_at = now()
       FROM moved m
      WHERE p.job_id = m.job_id
     RETURNING p.job_id
 ), aud AS (
     INSERT INTO audit_log (event, event_type, actor, job_id, record_id, detail)
     SELECT 'legacy_requeued', 'legacy_requeued', 'raregen', m.job_id, m.record_id,
-           jsonb_build_object('instance', $1::text, 'old_batch_id', m.old_batch,
-                              'old_batch_seq', m.old_seq)
+           jsonb_build_object('instance', $1::text, 'old_status', m.old_status,
+                              'old_batch_id', m.old_batch, 'old_batch_seq', m.old_seq)
       FROM moved m
 )
 SELECT count(*) FROM upd)SQL",
                                      me);
         if (!r.ok()) return r.status();
         out.requeued = static_cast<std::uint64_t>(r.int64(0, 0).value_or(0));
-        pg::Result left = c.exec(
-            "SELECT count(*) FROM publish_jobs WHERE instance_id IS NULL AND status = "
-            "'processing_batch'");
+        pg::Result left =
+            c.exec(std::string("SELECT count(*) FROM publish_jobs WHERE ") + k_legacy_owner +
+                   " AND status IN ('processing_batch', 'retryable') AND txid IS "
+                   "NULL");
         if (!left.ok()) return left.status();
         out.processing_batch = static_cast<std::uint64_t>(left.int64(0, 0).value_or(0));
         return read_legacy_sending(c, out);
@@ -375,8 +391,9 @@ pg::Status mark_legacy_sent(pg::Connection& conn, const std::string& me, const L
 WITH upd AS (
     UPDATE publish_jobs
        SET status = 'sent', sent_at = coalesce(sent_at, now()), arc_status = $3,
-           instance_id = $4, updated_at = now()
-     WHERE job_id = $1 AND txid = $2 AND instance_id IS NULL AND status = 'sending'
+           updated_at = now()
+     WHERE job_id = $1 AND txid = $2 AND (instance_id IS NULL OR instance_id = 'legacy')
+       AND status IN ('sending', 'processing', 'processing_batch', 'retryable')
     RETURNING job_id, record_id
 ), aud AS (
     INSERT INTO audit_log (event, event_type, actor, job_id, record_id, detail)

@@ -105,21 +105,27 @@ pg::Status claim_queued(pg::Connection& conn, const std::string& me, std::size_t
 
 // ---- switching over from the old RareGen service ----------------------------
 //
-// Rows the old service was working on when it stopped have no owner
-// (instance_id NULL) and status processing_batch or sending. They are never
-// touched unless the operator says the old service is stopped for good
-// (`raregen run --adopt-legacy`): while it runs, they are its own.
+// Rows the old service was working on when it stopped have no raregen owner
+// (instance_id NULL, or 'legacy', the tag an earlier raregen's claim pass
+// gave them) and a status it was working in. They are never touched unless
+// the operator says the old service is stopped for good (`raregen run
+// --adopt-legacy`): while it runs, they are its own. Rows marked sent keep
+// no raregen owner (they are the old service's history; the batch audit
+// does not judge them).
 //
 // The old worker's states (its batch-worker): processing_batch = claimed
 // into a batch, nothing built, no UTXO reserved; sending = a UTXO reserved,
 // a transaction built and perhaps broadcast, its txid written only once
 // broadcast succeeded (then the row becomes sent). So:
-//   processing_batch, no txid  never reached the network: back to queued
-//                              (old batch id and seq kept in audit_log),
-//                              claimed and published like any queued row;
-//   sending with a txid        for the caller to look up at ARC: known ->
+//   processing_batch or retryable, no txid
+//                              never reached the network: back to queued
+//                              (old status, batch id and seq kept in
+//                              audit_log), claimed and published like any
+//                              queued row;
+//   sending or processing (or any of these with a txid)
+//     with a txid              for the caller to look up at ARC: known ->
 //                              mark_legacy_sent; unknown -> unresolved;
-//   sending without a txid     unresolved: it may be on chain under a txid
+//     without a txid           unresolved: it may be on chain under a txid
 //                              nobody recorded. Left exactly as it is, for
 //                              the operator (never published again by
 //                              raregen unless the operator re-queues it).

@@ -206,6 +206,10 @@ int run_split(const SplitOptions& o) {
         out = std::fopen(o.out.c_str(), "w");
         if (out == nullptr) return usage_error("--out " + o.out + ": " + std::strerror(errno));
     }
+    if (o.import && o.each != pool::k_publish_value)
+        warn("--each " + std::to_string(o.each) + " with --import: engines lease only " +
+             std::to_string(pool::k_publish_value) +
+             "-satoshi publish outputs, so these will not be used for publications");
     const std::string api_key = arc_api_key_from_env();
     chain::FeeRate rate = *floor;
     if (const auto policy = arc_policy_fee(url, api_key); policy && policy->at_least(rate))

@@ -43,37 +43,38 @@ std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::
     return rate;
 }
 
-namespace {
-std::string tx_status_of(const HttpResponse& r) {
-    if (r.body.empty()) return {};
-    simdjson::dom::parser parser;
-    simdjson::dom::element root;
-    std::string_view status;
-    if (parser.parse(r.body).get(root) != simdjson::SUCCESS ||
-        root["txStatus"].get_string().get(status) != simdjson::SUCCESS)
-        return {};
-    return std::string(status);
-}
-// No verdict on the transaction: it may or may not be stored.
-bool no_verdict(const HttpResponse& r) {
-    return !r.completed || r.status >= 500 || r.status == 429 || r.status == 409;
-}
-}  // namespace
-
 Broadcast broadcast_until_known(const std::string& url, const std::string& api_key,
                                 const std::string& txid, const std::string& ef, int attempts,
                                 long timeout_ms) {
     Broadcast out;
     std::mt19937_64 rng(std::random_device{}());
     std::chrono::milliseconds cap(200);
+    simdjson::dom::parser parser;
+    // The answer read as the engine reads it (send::classify_arc_entry):
+    // sent, refused (REJECTED, DOUBLE_SPEND_ATTEMPTED, a 4xx for the tx), or
+    // no verdict (orphan, UNKNOWN, 5xx, 408, 409, 429, nothing readable).
+    auto classify = [&](const HttpResponse& r, std::string& tx_status) {
+        tx_status.clear();
+        if (!r.completed || r.status >= 500 || r.status == 408 || r.status == 409 ||
+            r.status == 429)
+            return send::ArcEntryKind::retry;
+        simdjson::dom::element root;
+        simdjson::dom::object obj;
+        if (parser.parse(r.body).get(root) != simdjson::SUCCESS ||
+            root.get_object().get(obj) != simdjson::SUCCESS)
+            return send::ArcEntryKind::retry;
+        const send::ArcEntry e = send::classify_arc_entry(obj);
+        tx_status = std::string(e.tx_status);
+        return e.kind;
+    };
     bool maybe_stored = false;
+    std::string status;
     while (out.posts < attempts) {
         if (maybe_stored) {
             // The last POST had no verdict: does ARC hold it already?
             ++out.lookups;
             const HttpResponse look = arc_call(url + "/v1/tx/" + txid, api_key, {}, {}, timeout_ms);
-            const std::string status = http_ok(look) ? tx_status_of(look) : std::string();
-            if (!status.empty() && send::arc_status_accepted(status)) {
+            if (http_ok(look) && classify(look, status) == send::ArcEntryKind::sent) {
                 out.verdict = Broadcast::Verdict::accepted;
                 out.tx_status = status;
                 return out;
@@ -82,17 +83,18 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
         ++out.posts;
         const HttpResponse r =
             arc_call(url + "/v1/tx", api_key, "application/octet-stream", ef, timeout_ms);
-        const std::string status = tx_status_of(r);
-        if (http_ok(r) && !status.empty() && send::arc_status_accepted(status)) {
+        const send::ArcEntryKind kind = classify(r, status);
+        if (kind == send::ArcEntryKind::sent) {
             out.verdict = Broadcast::Verdict::accepted;
             out.tx_status = status;
             return out;
         }
         out.detail = http_problem(r);
-        if (!no_verdict(r) && !(http_ok(r) && status.empty())) {
-            // A verdict on this transaction (REJECTED, DOUBLE_SPEND_ATTEMPTED,
-            // a 4xx): sending the same bytes again cannot change it.
-            out.verdict = Broadcast::Verdict::refused;
+        if (kind != send::ArcEntryKind::retry) {
+            // A refusal. After an attempt without a verdict it judges this
+            // request, not whether the first one landed: unknown, as the
+            // engine treats it. Otherwise the same bytes cannot change it.
+            out.verdict = maybe_stored ? Broadcast::Verdict::unknown : Broadcast::Verdict::refused;
             return out;
         }
         maybe_stored = true;

@@ -30,11 +30,13 @@ std::string http_problem(const HttpResponse& r);
 std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::string& api_key);
 
 // One transaction to ARC until it has a verdict (the split; not the
-// engine's path, which batches): POST {url}/v1/tx with `ef`. A 5xx, 429 or
-// 409 (ARC's "not yet classified"), a timeout or a dropped connection is no
-// verdict: the transaction may be stored, so before sending again the same
-// bytes, GET {url}/v1/tx/{txid} asks whether ARC holds it. Retried with
-// exponential backoff and full jitter, `attempts` POSTs at most.
+// engine's path, which batches): POST {url}/v1/tx with `ef`, the answer read
+// as the engine reads it. No verdict (5xx, 408, 409 "not yet classified",
+// 429, an orphan or UNKNOWN status, a timeout, a dropped connection): the
+// transaction may be stored, so before sending the same bytes again, GET
+// {url}/v1/tx/{txid} asks whether ARC holds it. Retried with exponential
+// backoff and full jitter, `attempts` POSTs at most. A refusal after an
+// attempt without a verdict is `unknown` (the first may have landed).
 struct Broadcast {
     enum class Verdict { accepted, refused, unknown } verdict = Verdict::unknown;
     std::string tx_status;  // ARC's txStatus when accepted

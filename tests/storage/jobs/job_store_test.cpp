@@ -333,14 +333,67 @@ TEST_F(JobStoreTest, LegacyBatchesAreRequeuedAndSendingJobsListed) {
     EXPECT_TRUE(marked);
     ASSERT_TRUE(mark_legacy_sent(c, "i-me", scan.sending[1], "SEEN_ON_NETWORK", marked).ok());
     EXPECT_FALSE(marked) << "a second mark finds nothing to change";
-    EXPECT_EQ(c.exec("SELECT status || ':' || instance_id || ':' || arc_status FROM publish_jobs "
-                     "WHERE job_id = 'job_1_d'")
+    // Sent, and still the old service's row: no raregen owner.
+    EXPECT_EQ(c.exec("SELECT status || ':' || coalesce(instance_id, '-') || ':' || arc_status "
+                     "FROM publish_jobs WHERE job_id = 'job_1_d'")
                   .text(0, 0),
-              "sent:i-me:SEEN_ON_NETWORK");
+              "sent:-:SEEN_ON_NETWORK");
     EXPECT_EQ(c.exec("SELECT status FROM publish_jobs WHERE job_id = 'job_1_c'").text(0, 0),
               "sending");
     EXPECT_EQ(c.exec("SELECT status FROM publish_jobs WHERE job_id = '" + uuid(5) + "'").text(0, 0),
               "processing_batch");
+}
+
+// Rows an earlier raregen tagged 'legacy' (its claim pass did) are still the
+// old service's; 'retryable' rows wait like processing_batch ones. (The old
+// schema's 'processing' cannot be written here: raregen's own schema checks
+// the status; the switch-over test runs on the old schema.)
+TEST_F(JobStoreTest, LegacyTakeOverCoversTaggedRowsAndEveryWaitingState) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    auto insert = [&](const std::string& id, int n, const std::string& status,
+                      const std::string& instance) {
+        ASSERT_TRUE(c.exec_params("INSERT INTO publish_jobs (job_id, record_id, record_canonical, "
+                                  "record_hash, status, instance_id) VALUES ($1, 'r', '{}', $2, "
+                                  "$3, NULLIF($4, ''))",
+                                  id, hash(300 + n), status, instance)
+                        .ok());
+    };
+    insert("job_2_a", 1, "processing_batch", "legacy");
+    insert("job_2_b", 2, "retryable", "");
+    insert("job_2_c", 3, "sending", "");
+    insert("job_2_d", 4, "sending", "legacy");
+    LegacyScan scan;
+    ASSERT_TRUE(requeue_legacy(c, "i-me", scan).ok());
+    EXPECT_EQ(scan.requeued, 2u);
+    ASSERT_EQ(scan.sending.size(), 2u);
+    EXPECT_EQ(scan.sending[0].job_id, "job_2_c");
+    EXPECT_EQ(scan.sending[1].job_id, "job_2_d");
+    std::vector<ResumedJob> out;
+    ASSERT_TRUE(claim_queued(c, "i-me", 10, out).ok());
+    EXPECT_EQ(out.size(), 2u) << "requeued rows are claimable (no 'legacy' tag left)";
+}
+
+// An engine that stops cleanly with jobs left `sending` (no definite answer
+// from ARC) stays adoptable, so the next one looks them up by txid; one that
+// leaves nothing unfinished is stopped for good.
+TEST_F(JobStoreTest, ACleanStopWithUnfinishedJobsLeavesTheInstanceAdoptable) {
+    const std::string d = db();
+    pg::Connection c = connect(d);
+    std::string unfinished_id, finished_id;
+    {
+        InstanceLease unfinished(d, "i-unfinished");
+        InstanceLease finished(d, "i-finished");
+        insert_job(c, 1, "i-unfinished", "sending", "b-u-1", 1, true);
+        insert_job(c, 2, "i-finished", "sent", "b-f-1", 1, true);
+    }
+    std::vector<std::string> dead;
+    ASSERT_TRUE(find_dead_instances(c, "i-me", dead).ok());
+    EXPECT_EQ(dead, std::vector<std::string>{"i-unfinished"});
+    std::vector<ResumedJob> out;
+    ASSERT_TRUE(adopt_jobs(c, "i-unfinished", "i-me", out).ok());
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].route, Route::gate);
 }
 
 }  // namespace
