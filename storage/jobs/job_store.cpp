@@ -325,21 +325,22 @@ pg::Status read_legacy_sending(pg::Connection& c, LegacyScan& out) {
     }
     return pg::Status::success();
 }
+
+// What is left of the old service's work: its waiting rows without a txid
+// (counted) and the rows it may have broadcast (listed).
+pg::Status read_legacy(pg::Connection& c, LegacyScan& out) {
+    pg::Result n = c.exec(std::string("SELECT count(*) FROM publish_jobs WHERE ") + k_legacy_owner +
+                          " AND status IN ('processing_batch', 'retryable') AND txid IS NULL");
+    if (!n.ok()) return n.status();
+    out.processing_batch = static_cast<std::uint64_t>(n.int64(0, 0).value_or(0));
+    return read_legacy_sending(c, out);
+}
 }  // namespace
 
 pg::Status count_legacy(pg::Connection& conn, LegacyScan& out) {
     out = LegacyScan{};
-    return conn.transaction(
-        [&](pg::Connection& c) {
-            pg::Result n =
-                c.exec(std::string("SELECT count(*) FROM publish_jobs WHERE ") + k_legacy_owner +
-                       " AND status IN ('processing_batch', 'retryable') AND txid IS "
-                       "NULL");
-            if (!n.ok()) return n.status();
-            out.processing_batch = static_cast<std::uint64_t>(n.int64(0, 0).value_or(0));
-            return read_legacy_sending(c, out);
-        },
-        pg::Isolation::repeatable_read);
+    return conn.transaction([&](pg::Connection& c) { return read_legacy(c, out); },
+                            pg::Isolation::repeatable_read);
 }
 
 pg::Status requeue_legacy(pg::Connection& conn, const std::string& me, LegacyScan& out) {
@@ -373,13 +374,7 @@ SELECT count(*) FROM upd)SQL",
                                      me);
         if (!r.ok()) return r.status();
         out.requeued = static_cast<std::uint64_t>(r.int64(0, 0).value_or(0));
-        pg::Result left =
-            c.exec(std::string("SELECT count(*) FROM publish_jobs WHERE ") + k_legacy_owner +
-                   " AND status IN ('processing_batch', 'retryable') AND txid IS "
-                   "NULL");
-        if (!left.ok()) return left.status();
-        out.processing_batch = static_cast<std::uint64_t>(left.int64(0, 0).value_or(0));
-        return read_legacy_sending(c, out);
+        return read_legacy(c, out);
     });
 }
 
