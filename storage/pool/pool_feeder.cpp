@@ -59,9 +59,13 @@ void PoolFeeder::poke() {
 }
 
 void PoolFeeder::set_error(const pg::Status& st) {
+    {
+        // The reason first, then the flag: whoever sees healthy() == false
+        // also finds last_error() set.
+        std::lock_guard lock(m_mutex);
+        m_last_error = pg::scrub_secrets(st.message(), m_conninfo);
+    }
     m_healthy.store(false, std::memory_order_release);
-    std::lock_guard lock(m_mutex);
-    m_last_error = pg::scrub_secrets(st.message(), m_conninfo);
 }
 
 bool PoolFeeder::sleep_for(std::chrono::milliseconds d) {

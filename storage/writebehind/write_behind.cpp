@@ -353,7 +353,7 @@ WriteBehindStats WriteBehind::stats() const {
     s.emitted = m_head;
     s.durable = m_durable.load(std::memory_order_acquire);
     s.pending = s.emitted - s.durable;
-    s.healthy = m_healthy.load(std::memory_order_relaxed);
+    s.healthy = m_healthy.load(std::memory_order_acquire);
     s.refused = m_refused_count.load(std::memory_order_relaxed);
     const std::size_t n = std::min<std::size_t>(m_stats.commits, m_flush_ms.size());
     if (n > 0) {
@@ -406,10 +406,13 @@ void WriteBehind::run() {
         }
         bool ok = ensure_connected() && flush(from, to);
         if (ok) {
-            if (!m_healthy.exchange(true, std::memory_order_relaxed)) {
+            if (!m_healthy.load(std::memory_order_relaxed)) {
+                {
+                    std::lock_guard slock(m_stats_mu);
+                    m_stats.last_error.clear();
+                }
+                m_healthy.store(true, std::memory_order_release);
                 log("database reachable again; write-behind resumed");
-                std::lock_guard slock(m_stats_mu);
-                m_stats.last_error.clear();
             }
             backoff = m_options.retry_min;
             {
@@ -422,14 +425,16 @@ void WriteBehind::run() {
         }
         // The database is unreachable (or the connection broke mid-flush):
         // keep every fact, back off with jitter, try again.
-        if (m_healthy.exchange(false, std::memory_order_relaxed))
-            log("database unreachable, holding " + std::to_string(to - from) +
-                "+ facts and retrying: " + m_error);
+        // The reason first, then the flag: whoever sees healthy() == false
+        // also finds last_error set.
         {
             std::lock_guard slock(m_stats_mu);
             ++m_stats.retries;
             m_stats.last_error = m_error;
         }
+        if (m_healthy.exchange(false, std::memory_order_release))
+            log("database unreachable, holding " + std::to_string(to - from) +
+                "+ facts and retrying: " + m_error);
         m_conn.reset();
         const auto half = backoff / 2;
         const auto wait = half + std::chrono::milliseconds(

@@ -133,7 +133,7 @@ class WriteBehind final : public model::FactSink {
     }
     bool refused(model::FactTicket ticket) const noexcept override;
 
-    bool healthy() const noexcept { return m_healthy.load(std::memory_order_relaxed); }
+    bool healthy() const noexcept { return m_healthy.load(std::memory_order_acquire); }
     WriteBehindStats stats() const;
 
   private:
