@@ -1,5 +1,5 @@
 #pragma once
-// Fee rates (protocol.md §4): satoshis per `bytes` of standard (non-EF)
+// Fee rates (docs/protocol.md §4): satoshis per `bytes` of standard (non-EF)
 // size, rounded up, never below 1 satoshi.
 
 #include <cstdint>

@@ -11,7 +11,6 @@ namespace {
 // Largest low-S DER signature (r padded to 33 bytes, s at most 32) plus the
 // sighash byte: 72. Unlocking script: push(72) + push(pubkey).
 constexpr std::size_t k_max_sig_with_type = 72;
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
 constexpr std::uint32_t k_sequence = 0xffffffff;
 
 std::size_t unlocking_size_max(const PublicationKey& key) {

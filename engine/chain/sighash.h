@@ -2,7 +2,7 @@
 // Signature hashes for the FORKID (BIP143-style) digest the BSV node uses.
 //
 // SighashCache holds hashPrevouts, hashSequence and hashOutputs, computed
-// once per transaction and reused for every input (see protocol.md §2).
+// once per transaction and reused for every input (see docs/protocol.md §2).
 
 #include <cstdint>
 

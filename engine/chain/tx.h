@@ -17,6 +17,9 @@
 
 namespace raregen::chain {
 
+// The most satoshis any amount can hold: 21 million coins.
+inline constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+
 struct OutPoint {
     Hash256 txid{};  // internal byte order (as hashed); displayed reversed
     std::uint32_t vout = 0;

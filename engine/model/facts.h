@@ -1,5 +1,5 @@
 #pragma once
-// Facts: what stages tell the write-behind (storage, a later issue) about
+// Facts: what stages tell the write-behind (storage/writebehind) about
 // jobs as they move. Stages emit facts; they never talk to a database.
 //
 // The seam is FactSink::try_emit. It never blocks: 0 (no ticket) means the

@@ -31,7 +31,8 @@ namespace raregen::model {
 // The longest recordId the engine accepts (ingest refuses longer ones).
 constexpr std::size_t k_max_record_id = 128;
 // Room for one signed publication transaction: the RareGen payload with a
-// P2PKH input and change is 299 bytes standard, 333 EF.
+// P2PKH input and change is 299 bytes standard, 339 EF (the input's
+// previous value and locking script added).
 constexpr std::size_t k_max_tx_bytes = 400;
 
 // A job id. raregen makes UUIDs: 16 random bytes in the version 4 layout,

@@ -5,8 +5,9 @@
 // a forged intent naming a legitimate client's pubkey and a fresh nonce
 // cannot burn that nonce (see IntentValidator).
 //
-// The interface is the seam for the Postgres `nonces` table (a later issue);
-// InMemoryNonceStore is what runs without a database.
+// InMemoryNonceStore is what ingest checks: with a database it is loaded at
+// start-up with the recent rows of the `nonces` table (storage/keys/nonces.h),
+// and each accepted nonce reaches that table with its job_accepted fact.
 
 #include <chrono>
 #include <cstddef>

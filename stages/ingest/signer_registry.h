@@ -1,7 +1,8 @@
 #pragma once
-// SignerRegistry: which public keys may publish. The seam for the Postgres
-// `registered_keys` table (a later issue); InMemorySignerRegistry is loaded
-// once at start-up from a file (`--registered FILE`).
+// SignerRegistry: which public keys may publish. InMemorySignerRegistry is
+// what ingest reads: filled at start-up from the `registered_keys` table
+// (storage/keys/signers.h) or, without a database, from a file
+// (`--registered FILE`).
 //
 // File format (what `raregen gen intents --registered FILE` writes), one
 // signer per line:

@@ -7,8 +7,9 @@
 //
 // Every edge is a bounded Channel<Job> of `channel_capacity`. Threads, sized
 // for a 2-core box: worker 0 runs ingest, sequence, gate and send (cheap
-// stages plus one ECDSA verify per intent); worker 1 runs sign, whose oneTBB
-// arena shares the second core's work with worker 0 when it idles.
+// stages plus one ECDSA verify per intent); worker 1 runs sign, whose helper
+// pool (stages/sign/helper_pool.h) shares the second core's work with worker
+// 0 when it idles.
 //
 // The pipeline owns its channels and stages; everything with a life beyond a
 // run (keys, UTXO ring, nonce store, signer registry, sink, fact sink, clock)

@@ -16,7 +16,7 @@ bool refused_status(std::string_view s) noexcept {
 }  // namespace
 
 bool arc_status_accepted(std::string_view s) noexcept {
-    // protocol.md §5, in order; SEEN_IN_ORPHAN_MEMPOOL (a parent missing),
+    // docs/protocol.md §5, in order; SEEN_IN_ORPHAN_MEMPOOL (a parent missing),
     // MINED_IN_STALE_BLOCK, UNKNOWN and anything unheard of are no definite
     // answer.
     for (std::string_view ok :

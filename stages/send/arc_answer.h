@@ -1,5 +1,5 @@
 #pragma once
-// Reading ARC's JSON answers (protocol.md §5): the entries of a POST /v1/txs
+// Reading ARC's JSON answers (docs/protocol.md §5): the entries of a POST /v1/txs
 // answer, an error object, a GET /v1/tx answer and GET /v1/policy. What the
 // ArcClient's I/O thread does with a job after an answer is decided from
 // these; the parsing lives here, apart from the client's sockets and slots,

@@ -1,5 +1,5 @@
 #pragma once
-// ArcClient: broadcasts signed jobs to ARC (protocol.md §5) and reports one
+// ArcClient: broadcasts signed jobs to ARC (docs/protocol.md §5) and reports one
 // outcome per job.
 //
 // Shape
@@ -35,7 +35,7 @@
 // which libcurl measures on the real clock anyway. Tests therefore wait by
 // polling with generous deadlines, never by asserting durations.
 //
-// Invariant 3 (design.md): a job's bytes are never modified, a job whose
+// Invariant 3 (docs/design.md): a job's bytes are never modified, a job whose
 // answer is unknown (timeout, dropped connection, retries exhausted, auth
 // trouble) is reported `unresolved`, never `failed`, so the caller neither
 // fails it nor re-signs it. Recovered jobs (signed_ticket == 0) are first

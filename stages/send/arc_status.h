@@ -1,5 +1,5 @@
 #pragma once
-// ARC's status words that requests name (protocol.md §5), header-only so
+// ARC's status words that requests name (docs/protocol.md §5), header-only so
 // that both the client and the local network read the one list.
 
 #include <array>

@@ -1,7 +1,7 @@
 #pragma once
 // Resigner: signs a job's publication transaction again, on the SAME UTXO,
 // at a new fee rate. The one case where the engine signs a second
-// transaction for a job (design.md invariant 3): the network refused the
+// transaction for a job (docs/design.md invariant 3): the network refused the
 // first one for its fee (ARC 465), so it is definitively not on the network.
 // The caller records the new transaction (FactKind::tx_resigned) and waits
 // for it to be durable before sending it.

@@ -29,7 +29,7 @@
 // (idle if its input is empty too), so the jobs wait in the input channel
 // (their depth is the stage's queue_depth; the ring's is UtxoRing::depth())
 // and nothing is lost. utxo_waits() counts these steps. Whoever refills the
-// ring should wake the runner (see utxo_source.h). A UTXO leaves the ring
+// ring should wake the runner (storage/pool/pool_feeder.h does). A UTXO leaves the ring
 // exactly once and goes into one job only, so no UTXO is ever signed twice.
 //
 // Failed builds. A job whose transaction cannot be built (the UTXO cannot
@@ -86,7 +86,7 @@ namespace raregen::sign {
 struct SignStageOptions {
     chain::PublicationOptions publication{};  // change output on/off, fee rate
     // Most jobs held and signed per step (the runner's budget also caps it).
-    // Bigger chunks spread the parallel_for overhead over more signatures;
+    // Bigger chunks spread the helper pool's hand-off over more signatures;
     // smaller ones hand jobs on sooner.
     std::size_t max_chunk = 256;
     // Signing threads, counting the runner thread that calls step().

@@ -1,6 +1,6 @@
 #pragma once
 // CallbackReceiver: the endpoint ARC calls back (X-CallbackUrl) when a
-// transaction's status changes (protocol.md §5). Every request must carry
+// transaction's status changes (docs/protocol.md §5). Every request must carry
 // `Authorization: Bearer <token>` (the X-CallbackToken the engine sent);
 // anything else is answered 401 and counted. The body is one callback
 // {timestamp, txid, txStatus, extraInfo, competingTxs, merklePath, blockHash,

@@ -7,7 +7,7 @@
 // nonce older than the retention (the validator's max age + future skew)
 // belongs to a record that would be refused as stale anyway.
 //
-// Table (the RareGen service's, protocol.md §6; created by pg::migrate):
+// Table (the RareGen service's, docs/protocol.md §6; created by pg::migrate):
 //   nonces (pubkey_hex text, nonce text, record_id text, seen_at timestamptz,
 //           unique (pubkey_hex, nonce))
 //

@@ -2,6 +2,10 @@
 
 #include <secp256k1.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include "engine/chain/bytes.h"
 #include "engine/chain/ecdsa.h"
 
@@ -233,6 +237,45 @@ SignerList list_signers(pg::Connection& conn) {
         out.signers.push_back(std::move(s));
     }
     return out;
+}
+
+std::string register_signer_file(pg::Connection& conn, const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "r");
+    if (f == nullptr) return path + ": " + std::strerror(errno);
+    char line[1024];
+    int n = 0;
+    std::string error;
+    while (error.empty() && std::fgets(line, sizeof line, f) != nullptr) {
+        ++n;
+        char key[200] = {}, status[32] = {};
+        const int got = std::sscanf(line, "%199s %31s", key, status);
+        if (got < 1 || key[0] == '#') continue;
+        std::string why;
+        const auto pub = parse_compressed_pubkey(key, &why);
+        if (!pub) {
+            error = path + ":" + std::to_string(n) + ": " + why;
+            break;
+        }
+        if (got == 2 && std::string(status) != "active") {
+            // Known but inactive, as in the file: a key the table does not
+            // have yet is registered, then revoked.
+            RevokeResult r = revoke_signer(conn, *pub);
+            if (!r.ok() && r.outcome == RevokeOutcome::not_registered) {
+                const RegisterResult reg = register_signer(conn, *pub);
+                if (!reg.ok()) {
+                    error = reg.status.message();
+                    break;
+                }
+                r = revoke_signer(conn, *pub);
+            }
+            if (!r.ok()) error = r.status.message();
+            continue;
+        }
+        const RegisterResult r = register_signer(conn, *pub);
+        if (!r.ok()) error = r.status.message();
+    }
+    std::fclose(f);
+    return error;
 }
 
 }  // namespace raregen::keys

@@ -2,7 +2,7 @@
 // The `registered_keys` table: loading it into ingest's signer registry at
 // start-up, and the administration behind `raregen keys register|revoke|list`.
 //
-// Table (the RareGen service's, protocol.md §6; created by pg::migrate):
+// Table (the RareGen service's, docs/protocol.md §6; created by pg::migrate):
 //   registered_keys (pubkey_hex text unique, status text, policy_json jsonb, ...)
 // status 'active' may publish; every other value, NULL included, is inactive
 // (the old service wrote 'active' and 'revoked'; revoke_signer writes
@@ -117,5 +117,11 @@ struct SignerList {
 
 // Every row of registered_keys, invalid keys included (as stored).
 SignerList list_signers(pg::Connection& conn);
+
+// Registers the keys of a signer file (lines "PUBKEY_HEX [active|revoked]",
+// '#' comments; what `raregen gen intents --registered` writes): active keys
+// are registered, any other status is registered then revoked, as in the
+// file. Returns an error message ("PATH:LINE: why"), empty on success.
+std::string register_signer_file(pg::Connection& conn, const std::string& path);
 
 }  // namespace raregen::keys

@@ -6,7 +6,7 @@
 namespace raregen::pg {
 namespace {
 
-// ---- 1: the RareGen service's tables (protocol.md §6) --------------------------
+// ---- 1: the RareGen service's tables (docs/protocol.md §6) --------------------------
 //
 // Fresh tables get keys and CHECKs; a table that already exists is left as it
 // is, except that columns §6 lists and it lacks are added (nullable, no

@@ -8,7 +8,7 @@
 // engines starting together against one database apply each migration once
 // between them: the others wait, then find it recorded and skip it.
 //
-// Compatibility with the RareGen service (protocol.md §6): migration 1
+// Compatibility with the RareGen service (docs/protocol.md §6): migration 1
 // creates its tables with CREATE TABLE IF NOT EXISTS and then adds any of its
 // listed columns a table lacks (ADD COLUMN IF NOT EXISTS, nullable, no
 // default that could change a row's meaning), so a database the old service
@@ -46,6 +46,8 @@ struct Migration {
 //                             the unique keys and indexes the engine relies on
 //   3 outcomes_in_place       no index mentions publish_jobs.status, so a job's
 //                             outcome is written in place (HOT); fillfactor 50
+//   4 old_service_audit_log   audit_log.event_type, the old service's name
+//                             for the event (NOT NULL in its schema)
 std::span<const Migration> builtin_migrations();
 
 // The advisory lock key every migration transaction takes ("raregen" + 1).

@@ -7,7 +7,7 @@
 // lease_until = reserved_until = the server's now() + the lease duration.
 // lease_utxos picks rows with FOR UPDATE SKIP LOCKED in the same statement
 // that marks them, so engines leasing at the same time from one database
-// never receive the same row (design.md invariant 4 starts here; the unique
+// never receive the same row (docs/design.md invariant 4 starts here; the unique
 // index publish_jobs_spent_outpoint_key is the backstop). Only rows with
 // purpose 'publish', status 'available', dirty not true, a lowercase 64-hex
 // txid, a vout in 0..2^32-1 and a positive value are leased, so every

@@ -16,7 +16,7 @@ namespace raregen::utxo {
 
 namespace {
 
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+using raregen::chain::k_max_money;
 constexpr std::string_view k_format_hint = "expected `TXID:VOUT SATOSHIS`";
 
 bool is_space(char c) {

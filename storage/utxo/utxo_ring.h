@@ -18,10 +18,9 @@
 //
 // Threads: single producer, single consumer, lock-free.
 //   * try_push / try_push_bulk / free_slots: the one producer thread (the
-//     loader at start, the replenisher later; if both exist they must not
-//     overlap in time, or must funnel through one refill thread: see
-//     utxo_source.h). The role may move between threads with a
-//     happens-before (a join, a mutex hand-off).
+//     loader at start, or the pool feeder, storage/pool/pool_feeder.h). The
+//     role may move between threads with a happens-before (a join, a mutex
+//     hand-off).
 //   * try_pop / try_pop_bulk / available: the one consumer thread (the
 //     runner thread stepping the sign stage).
 //   * depth(), size(), capacity(), pushed(), popped(): any thread, any time

@@ -65,7 +65,7 @@ namespace {
 
 using namespace raregen::chain;
 
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+using raregen::chain::k_max_money;
 constexpr std::size_t k_max_payload = PublicationOptions::k_default_max_payload;
 
 // splitmix64: identical on every platform (std distributions are not), so a

@@ -22,9 +22,6 @@ raregen_require(OpenSSL_FOUND libssl-dev "OpenSSL (hashing, CSPRNG)")
 pkg_check_modules(SECP256K1 QUIET IMPORTED_TARGET libsecp256k1)
 raregen_require(SECP256K1_FOUND libsecp256k1-dev "libsecp256k1 (ECDSA)")
 
-find_package(TBB QUIET CONFIG)
-raregen_require(TBB_FOUND libtbb-dev "oneTBB (parallel signing)")
-
 find_path(CONCURRENTQUEUE_INCLUDE_DIR concurrentqueue.h PATH_SUFFIXES concurrentqueue)
 raregen_require(CONCURRENTQUEUE_INCLUDE_DIR libconcurrentqueue-dev "moodycamel ConcurrentQueue")
 add_library(raregen_concurrentqueue INTERFACE)

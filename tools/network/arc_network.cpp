@@ -44,7 +44,7 @@ using chain::OutPoint;
 using chain::Transaction;
 using chain::TxOut;
 
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+using raregen::chain::k_max_money;
 constexpr std::size_t k_min_tx_size = 61;             // ARC refuses smaller transactions
 constexpr std::uint64_t k_max_tx_size = 10'000'000;   // node policy default
 constexpr std::uint64_t k_max_script_size = 500'000;  // as ARC's policy example

@@ -1,6 +1,6 @@
 #pragma once
 // ArcNetwork: a local, in-process stand-in for BSV's ARC broadcaster, with
-// ARC's five endpoints, bodies, headers and error codes (protocol.md §5,
+// ARC's five endpoints, bodies, headers and error codes (docs/protocol.md §5,
 // shared/testdata/arc_openapi.json), a UTXO set, P2PKH validation, blocks on
 // a timer, status callbacks, seeded fault injection, and admin endpoints
 // (/admin/fund, /admin/policy, /admin/mine, /admin/txs, /admin/stats) that

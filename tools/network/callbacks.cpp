@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <utility>
 
-#include "tools/network/http_client.h"
+#include "service/http/http_client.h"
 
 namespace raregen::network {
+
+using http::http_request;
+using http::HttpResponse;
+using http::HttpRequest;
 
 void CallbackSender::start() {
     std::lock_guard lock(m_mutex);

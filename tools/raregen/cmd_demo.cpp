@@ -41,15 +41,21 @@
 #include "engine/chain/keys.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
-#include "storage/jobs/batch_audit.h"
+#include "storage/jobs/audit.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/embedded.h"
 #include "tools/raregen/child.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
-#include "tools/raregen/http.h"
+#include "service/http/arc_calls.h"
 
 namespace raregen::cli {
+
+using http::arc_api_key_from_env;
+using http::arc_call;
+using http::http_ok;
+using http::http_problem;
+using http::HttpResponse;
 
 namespace {
 
@@ -323,85 +329,62 @@ int run_demo(const DemoOptions& o) {
     pg::Status st;
     auto db = pg::Connection::try_connect(conninfo, st);
     if (!db) return internal_error("reconnecting to the database failed: " + st.message());
-    pg::Result jobs = db->exec_params(
-        "SELECT record_hash, coalesce(txid, ''), status, coalesce(error_code, '') "
-        "FROM publish_jobs WHERE instance_id = $1",
-        instance);
-    if (!jobs.ok()) return internal_error("reading publish_jobs failed: " + jobs.error());
-    std::map<std::string, std::string> job_txid;  // record hash -> txid, sent jobs
-    std::size_t job_count = 0, sent = 0, failed = 0, other = 0;
-    std::map<std::string, std::size_t> failed_by_code;
-    for (int i = 0; i < jobs.rows(); ++i) {
-        ++job_count;
-        const std::string status(jobs.text(i, 2));
-        if (status == "sent" || status == "confirmed") {
-            ++sent;
-            job_txid[std::string(jobs.text(i, 0))] = std::string(jobs.text(i, 1));
-        } else if (status == "failed") {
-            ++failed;
-            ++failed_by_code[std::string(jobs.text(i, 3))];
-        } else {
-            ++other;
-        }
-    }
-    Json proof;
-    proof["jobs"] = job_count;
-    proof["sent"] = sent;
-    proof["failed"] = failed;
-    proof["failed_by_code"] = failed_by_code;
-    proof["unfinished"] = other;
-    bool ok = other == 0 && sent > 0;
+    // What the network holds: its accepted set (local network), read into
+    // the audit's terms.
+    std::vector<jobs::HandedOver> handed;
     if (local_network) {
         const HttpResponse r = arc_call(arc_url + "/admin/txs", api_key);
         if (!http_ok(r)) return internal_error("GET /admin/txs failed: " + http_problem(r));
         // Kept for checks after the demo (tests verify a sample with @bsv/sdk).
         std::ofstream(at("network_txs.json")) << r.body;
-        std::map<std::string, std::vector<std::string>> on_network;  // record hash -> txids
-        std::size_t publications = 0;
         try {
             const Json j = Json::parse(r.body);
             for (const Json& t : j.at("txs")) {
                 const auto raw = chain::from_hex(t.at("rawTx").get<std::string>());
-                if (!raw) continue;
-                chain::Transaction tx;
-                if (!chain::parse_transaction(*raw, tx).ok()) continue;
-                if (const auto h = chain::published_record_hash(tx)) {
-                    ++publications;
-                    on_network[chain::to_hex(*h)].push_back(t.at("txid").get<std::string>());
-                }
+                if (!raw) return internal_error("the network's /admin/txs has a rawTx that is not hex");
+                auto h = jobs::handed_over(*raw);
+                if (!h) return internal_error("the network's /admin/txs has an unreadable rawTx");
+                handed.push_back(std::move(*h));
             }
         } catch (const std::exception& e) {
             return internal_error(std::string("the network's /admin/txs is unreadable: ") +
                                   e.what());
         }
-        std::size_t matched = 0, missing = 0, wrong_txid = 0, twice = 0, unknown = 0;
-        for (const auto& [hash, txid] : job_txid) {
-            auto it = on_network.find(hash);
-            if (it == on_network.end()) {
-                ++missing;
-            } else if (it->second.size() > 1) {
-                ++twice;
-            } else if (it->second[0] != txid) {
-                ++wrong_txid;
-            } else {
-                ++matched;
-            }
-        }
-        for (const auto& [hash, txids] : on_network)
-            if (!job_txid.count(hash)) ++unknown;
-        proof["network_publications"] = publications;
-        proof["matched"] = matched;
-        proof["missing_on_network"] = missing;
-        proof["published_twice"] = twice;
-        proof["txid_differs"] = wrong_txid;
-        proof["not_a_sent_job"] = unknown;
-        ok = ok && matched == sent && missing == 0 && twice == 0 && wrong_txid == 0 &&
-             unknown == 0 && publications == sent;
+    }
+    jobs::ExactlyOnceAudit audit;
+    if (pg::Status as = jobs::audit_exactly_once(*db, instance, local_network ? &handed : nullptr,
+                                                 audit);
+        !as.ok())
+        return internal_error("auditing the database failed: " + as.message());
+    const std::size_t job_count = audit.jobs, sent = audit.sent;
+    Json proof;
+    proof["jobs"] = audit.jobs;
+    proof["sent"] = audit.sent;
+    proof["failed"] = audit.failed;
+    proof["failed_by_code"] = audit.failed_by_code;
+    proof["unfinished"] = audit.unfinished;
+    proof["sent_without_tx"] = audit.sent_without_tx;
+    proof["utxo_disagrees"] = audit.utxo_disagrees;
+    bool ok = audit.ok() && audit.sent > 0;
+    if (local_network) {
+        proof["network_publications"] = audit.publications;
+        proof["matched"] = audit.matched;
+        proof["missing_on_network"] = audit.missing;
+        proof["published_twice"] = audit.twice;
+        proof["txid_differs"] = audit.txid_differs;
+        proof["not_a_sent_job"] = audit.not_a_sent_job;
+        proof["outpoint_spent_twice"] = audit.outpoint_twice;
+        ok = ok && audit.publications == audit.sent;
     } else {
         // A real ARC: look every sent job up by txid.
+        pg::Result txids = db->exec_params(
+            "SELECT txid FROM publish_jobs WHERE instance_id = $1 AND status IN ('sent', "
+            "'confirmed')",
+            instance);
+        if (!txids.ok()) return internal_error("reading publish_jobs failed: " + txids.error());
         std::size_t known = 0, unknown_txids = 0;
-        for (const auto& [hash, txid] : job_txid) {
-            if (http_ok(arc_call(arc_url + "/v1/tx/" + txid, api_key)))
+        for (int i = 0; i < txids.rows(); ++i) {
+            if (http_ok(arc_call(arc_url + "/v1/tx/" + std::string(txids.text(i, 0)), api_key)))
                 ++known;
             else
                 ++unknown_txids;
@@ -412,14 +395,12 @@ int run_demo(const DemoOptions& o) {
     }
     // Every batch the run made has its one publish_batches row, counting its
     // jobs, and batch_seq 1..N.
-    jobs::BatchAudit batches;
-    if (pg::Status bs = jobs::audit_batches(*db, instance, batches); !bs.ok())
-        return internal_error("auditing batches failed: " + bs.message());
-    proof["batches"] = batches.batches;
-    proof["batches_without_row"] = batches.without_row;
-    proof["batch_count_differs"] = batches.count_differs;
-    proof["batch_seq_broken"] = batches.seq_broken;
-    ok = ok && batches.ok() && batches.batches > 0;
+    proof["batches"] = audit.batches.batches;
+    proof["batches_without_row"] = audit.batches.without_row;
+    proof["batch_count_differs"] = audit.batches.count_differs;
+    proof["batch_seq_broken"] = audit.batches.seq_broken;
+    ok = ok && audit.batches.batches > 0;
+    if (!audit.example.empty()) proof["example"] = audit.example;
     proof["exactly_once"] = ok;
     // The network's CPU covers the split and the proof's queries too: an
     // upper bound on what the run cost it.

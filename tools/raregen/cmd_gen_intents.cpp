@@ -7,7 +7,7 @@
 // over six kinds (bad schema, stale timestamp, replayed nonce, bad signature,
 // unknown signer, revoked signer); the summary says how many of each and the
 // reject reason the engine should answer for each. What the records look like
-// and how they are signed: stages/ingest/intent_gen.h.
+// and how they are signed: tools/gen/intent_gen.h.
 //
 // Keys: made from the OS random generator and never printed. They are not
 // needed after signing; --signer-keys FILE keeps them (mode 0600) for anyone
@@ -31,7 +31,7 @@
 
 #include "stages/ingest/ingest_stage.h"
 #include "stages/ingest/intent.h"
-#include "stages/ingest/intent_gen.h"
+#include "tools/gen/intent_gen.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
 

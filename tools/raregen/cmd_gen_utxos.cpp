@@ -36,7 +36,7 @@ namespace {
 namespace ch = raregen::chain;
 
 constexpr std::uint64_t k_max_count = 100'000'000;  // about 8 GB of text
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+using raregen::chain::k_max_money;
 constexpr std::uint64_t k_outputs_per_txid = 1000;
 constexpr char k_tag[] = "raregen fake utxo v1";
 
@@ -140,7 +140,7 @@ int run_gen_utxos(const GenUtxosOptions& o) {
     // Warn when a UTXO cannot fund one RareGen publication at the default fee rate.
     const ch::RaregenPayload payload = ch::raregen_payload(ch::Hash256{});
     const ch::ByteSpan pushes[1] = {payload.span()};
-    const ch::FeeRate rate{};  // protocol.md §4: 100 sat per 1000 bytes
+    const ch::FeeRate rate{};  // docs/protocol.md §4: 100 sat per 1000 bytes
     const std::string rate_text =
         std::to_string(rate.satoshis) + " sat per " + std::to_string(rate.bytes) + " bytes";
     const std::uint64_t fee =

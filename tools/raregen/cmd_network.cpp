@@ -24,7 +24,7 @@
 #include "engine/chain/fees.h"
 #include "engine/chain/keys.h"
 #include "tools/network/arc_network.h"
-#include "tools/network/http_client.h"
+#include "service/http/http_client.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
 
@@ -210,7 +210,7 @@ int run_fund(const FundOptions& o) {
     } else if (const char* env = std::getenv(k_api_key_env); env != nullptr) {
         key = env;
     }
-    network::HttpRequest req;
+    http::HttpRequest req;
     req.method = "POST";
     std::string base = o.url;
     while (!base.empty() && base.back() == '/')
@@ -221,7 +221,7 @@ int run_fund(const FundOptions& o) {
     req.headers.push_back("Content-Type: application/json");
     if (!key.empty()) req.headers.push_back("Authorization: Bearer " + key);
     req.timeout_ms = 30'000;
-    const network::HttpResponse res = network::http_request(req);
+    const http::HttpResponse res = http::http_request(req);
     if (!res.completed)
         return usage_error("cannot reach the network at --url " + o.url + ": " + res.error +
                            "; check that `raregen network serve` runs there");

@@ -33,7 +33,7 @@ namespace ch = raregen::chain;
 
 // 21 million BSV: the most any output (or the sum of a transaction's
 // outputs) may carry.
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+using raregen::chain::k_max_money;
 
 std::string_view trim(std::string_view s) {
     const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };

@@ -32,14 +32,19 @@
 #include "storage/utxo/utxo_file.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
-#include "tools/raregen/http.h"
+#include "service/http/arc_calls.h"
 
 namespace raregen::cli {
+
+using http::arc_api_key_from_env;
+using http::arc_policy_fee;
+using http::broadcast_until_known;
+using http::Broadcast;
 
 namespace {
 
 constexpr const char* k_database_env = "DATABASE_URL";
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+using raregen::chain::k_max_money;
 
 struct ImportOptions {
     std::vector<std::string> files;

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3
-  libtbb-dev libconcurrentqueue-dev libpq-dev libsecp256k1-dev libssl-dev
+  libconcurrentqueue-dev libpq-dev libsecp256k1-dev libssl-dev
   libsimdjson-dev libmimalloc-dev libbenchmark-dev libgtest-dev libgmock-dev
   libcurl4-openssl-dev libcpp-httplib-dev libcli11-dev nlohmann-json3-dev
   clang-14 libclang-rt-14-dev

@@ -1,4 +1,4 @@
-// Runs the chain benchmarks, then prints the ratio design.md's first
+// Runs the chain benchmarks, then prints the ratio docs/design.md's first
 // performance aim is stated in: publication transactions built and signed
 // per second over raw secp256k1_ecdsa_sign calls per second (aim >= 0.9).
 //

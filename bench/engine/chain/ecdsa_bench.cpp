@@ -1,5 +1,5 @@
 // ECDSA signing cost: libsecp256k1 called directly (the reference the
-// signing stage is measured against, design.md "Performance aims") and our
+// signing stage is measured against, docs/design.md "Performance aims") and our
 // Secp256k1 wrapper, which adds DER serialization and the per-thread context.
 #include "engine/chain/ecdsa.h"
 

@@ -2,7 +2,7 @@
 // publication transaction (one P2PKH input, a data output, change), with
 // the builder and output buffers reused as the stage reuses them.
 //
-// design.md asks the signing stage for at least 90% of raw
+// docs/design.md asks the signing stage for at least 90% of raw
 // secp256k1_ecdsa_sign throughput. bench_main.cpp prints that ratio two ways:
 // from BM_PublicationBuild vs BM_RawEcdsaSign (separate runs), and from
 // BM_PublicationVsRawSign, which alternates the two in small blocks so that

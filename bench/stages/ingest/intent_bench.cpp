@@ -30,7 +30,7 @@
 #include "stages/ingest/base64.h"
 #include "stages/ingest/ingest_stage.h"
 #include "stages/ingest/intent.h"
-#include "stages/ingest/intent_gen.h"
+#include "tools/gen/intent_gen.h"
 
 namespace {
 

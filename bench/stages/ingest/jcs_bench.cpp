@@ -1,4 +1,4 @@
-// RFC 8785 canonicalization of a typical RareGen record (protocol.md section 6).
+// RFC 8785 canonicalization of a typical RareGen record (docs/protocol.md section 6).
 // Reports records per second (items_per_second).
 
 #include "stages/ingest/jcs.h"

@@ -1,6 +1,6 @@
 // The whole in-memory pipeline (ingest -> sequence -> sign -> gate -> send)
 // with the gate open, next to the two ECDSA operations every job costs,
-// measured in the same binary (issue 3; design.md "Performance aims").
+// measured in the same binary (issue 3; docs/design.md "Performance aims").
 //
 //   BM_PipelineInMemory/N   N valid intents (generated once, not timed) read
 //                           from a temporary file, verified, batched, signed,
@@ -66,7 +66,7 @@
 #include "engine/chain/publication.h"
 #include "engine/flow/clock.h"
 #include "engine/model/facts.h"
-#include "stages/ingest/intent_gen.h"
+#include "tools/gen/intent_gen.h"
 #include "stages/ingest/nonce_store.h"
 #include "stages/ingest/signer_registry.h"
 #include "stages/ingest/wall_time.h"

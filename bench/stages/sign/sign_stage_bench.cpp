@@ -1,6 +1,6 @@
 // Jobs signed per second through the SignStage (take, assign, build + sign
 // in parallel, emit with facts), next to raw secp256k1_ecdsa_sign on one
-// thread: design.md's first performance aim is >= 90% of raw signing
+// thread: docs/design.md's first performance aim is >= 90% of raw signing
 // throughput per core.
 //
 // BM_SignStage/threads:T/chunk:C drives one stage by hand on the benchmark

@@ -78,7 +78,7 @@ TEST(Publication, PublishedRecordHashReadsBackWhatWasWrittenAndNothingElse) {
     EXPECT_FALSE(published_record_hash(none).has_value());
 }
 
-// protocol.md §4: the RareGen payload with one P2PKH input and change is 299
+// docs/protocol.md §4: the RareGen payload with one P2PKH input and change is 299
 // bytes (298 with a 70-byte DER signature), 30 sat at 100 sat/kB, 70 sat change.
 TEST(Publication, SeedSizesAndFee) {
     const PublicationKey key = test_key();

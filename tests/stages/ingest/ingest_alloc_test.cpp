@@ -12,7 +12,7 @@
 #include <string>
 
 #include "stages/ingest/ingest_stage.h"
-#include "stages/ingest/intent_gen.h"
+#include "tools/gen/intent_gen.h"
 #include "tests/stages/ingest/intent_test_util.h"
 
 namespace {

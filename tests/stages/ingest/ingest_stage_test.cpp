@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "engine/flow/runner.h"
-#include "stages/ingest/intent_gen.h"
+#include "tools/gen/intent_gen.h"
 #include "tests/stages/ingest/intent_test_util.h"
 
 namespace raregen::ingest {

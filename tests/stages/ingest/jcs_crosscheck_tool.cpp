@@ -454,7 +454,7 @@ class Generator {
         m_out.push_back('}');
     }
 
-    // A record shaped like protocol.md section 6, fields in random order.
+    // A record shaped like docs/protocol.md section 6, fields in random order.
     void raregen_record() {
         static constexpr std::array<std::string_view, 4> k_types = {"music", "movie", "book",
                                                                     "document"};

@@ -83,7 +83,7 @@ TEST(SignStage, ChangeOutputPaysBackTheKey) {
         chain::Transaction tx;
         ASSERT_TRUE(chain::parse_transaction(job.raw.span(), tx).ok());
         ASSERT_EQ(tx.outputs.size(), 2u);
-        // protocol.md §4: 299 bytes at 100 sat/kB is a 30 sat fee, 70 sat change.
+        // docs/protocol.md §4: 299 bytes at 100 sat/kB is a 30 sat fee, 70 sat change.
         EXPECT_EQ(tx.outputs[1].value, 70);
         EXPECT_TRUE(std::equal(tx.outputs[1].script.begin(), tx.outputs[1].script.end(),
                                h.key().locking_script().begin(), h.key().locking_script().end()));

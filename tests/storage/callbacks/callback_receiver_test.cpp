@@ -13,7 +13,7 @@
 
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
-#include "tools/network/http_client.h"
+#include "service/http/http_client.h"
 
 namespace raregen::callbacks {
 namespace {
@@ -52,14 +52,14 @@ class CallbackReceiverTest : public pg::testing::PgTest {
         ASSERT_EQ(m_receiver->start(), "");
     }
 
-    network::HttpResponse post(const std::string& body, const std::string& token = k_token) {
-        network::HttpRequest rq;
+    http::HttpResponse post(const std::string& body, const std::string& token = k_token) {
+        http::HttpRequest rq;
         rq.method = "POST";
         rq.url = m_receiver->url();
         rq.body = body;
         rq.headers = {"Content-Type: application/json"};
         if (!token.empty()) rq.headers.push_back("Authorization: Bearer " + token);
-        return network::http_request(rq);
+        return http::http_request(rq);
     }
 
     std::string scalar(const std::string& sql) {

@@ -90,7 +90,7 @@ TEST_F(PgMigrations, ApplyToAnEmptyDatabase) {
         "'%status%'");
     EXPECT_EQ(idx.text(0, 0), "0");
 
-    // Every column protocol.md §6 lists, with the types chosen.
+    // Every column docs/protocol.md §6 lists, with the types chosen.
     const auto jobs = columns_of(c, "publish_jobs");
     for (const char* col :
          {"job_id", "record_id", "record_canonical", "record_hash", "cdn_url", "file_sha256",

@@ -7,7 +7,6 @@
 #include <utility>
 #include <vector>
 
-#include "storage/utxo/utxo_source.h"
 #include "tests/storage/utxo/utxo_test_util.h"
 
 namespace raregen::utxo {
@@ -21,7 +20,7 @@ TEST(UtxoRing, RefusesZeroAndHugeCapacity) {
     EXPECT_THROW(UtxoRing(UtxoRing::k_max_capacity + 1), std::invalid_argument);
 }
 
-// design.md: a million-UTXO ring in well under 256 MB.
+// docs/design.md: a million-UTXO ring in well under 256 MB.
 TEST(UtxoRing, MillionSlotsFitTheMemoryBudget) {
     EXPECT_EQ(sizeof(chain::Utxo), 48u);
     constexpr std::size_t k_million = 1'000'000;
@@ -129,53 +128,6 @@ TEST(UtxoRing, AvailableAndFreeSlotsAreExactForTheirOwnSide) {
     std::vector<chain::Utxo> out(ring.available());
     EXPECT_EQ(ring.try_pop_bulk(out), 7u);  // available() promised exactly this many
     EXPECT_EQ(ring.free_slots(), 10u);
-}
-
-// ---- sources and refill ----------------------------------------------------
-
-TEST(UtxoSource, VectorSourceHandsOutInOrderOnce) {
-    std::vector<chain::Utxo> list;
-    for (std::uint64_t i = 0; i < 5; ++i)
-        list.push_back(numbered_utxo(i));
-    VectorUtxoSource source(list);
-    std::vector<chain::Utxo> out(3);
-    EXPECT_FALSE(source.exhausted());
-    EXPECT_EQ(source.take(out), 3u);
-    EXPECT_TRUE(same_utxo(out[2], list[2]));
-    EXPECT_EQ(source.take(out), 2u);
-    EXPECT_TRUE(same_utxo(out[0], list[3]));
-    EXPECT_TRUE(same_utxo(out[1], list[4]));
-    EXPECT_TRUE(source.exhausted());
-    EXPECT_EQ(source.take(out), 0u);
-}
-
-TEST(UtxoSource, RefillMovesOnlyWhatFitsAndLosesNothing) {
-    std::vector<chain::Utxo> list;
-    for (std::uint64_t i = 0; i < 25; ++i)
-        list.push_back(numbered_utxo(i));
-    VectorUtxoSource source(list);
-    UtxoRing ring(10);
-    std::vector<chain::Utxo> scratch(4);  // smaller than the ring: several rounds per refill
-
-    EXPECT_EQ(refill(source, ring, scratch), 10u);
-    EXPECT_EQ(source.remaining(), 15u);
-    EXPECT_EQ(refill(source, ring, scratch), 0u);  // full: the source is not asked
-
-    std::vector<chain::Utxo> drained;
-    chain::Utxo u;
-    for (int i = 0; i < 4; ++i) {
-        ASSERT_TRUE(ring.try_pop(u));
-        drained.push_back(u);
-    }
-    EXPECT_EQ(refill(source, ring, scratch), 4u);
-    while (!source.exhausted() || ring.depth() > 0) {
-        while (ring.try_pop(u))
-            drained.push_back(u);
-        refill(source, ring, scratch);
-    }
-    ASSERT_EQ(drained.size(), list.size());
-    for (std::size_t i = 0; i < list.size(); ++i)
-        EXPECT_TRUE(same_utxo(drained[i], list[i])) << i;
 }
 
 }  // namespace

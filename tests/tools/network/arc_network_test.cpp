@@ -260,16 +260,16 @@ TEST(ArcNetwork, AnUnknownWaitForIs400) {
     Wallet w;
     const auto utxos = fund(t.url, w, 1000, 1);
     const BuiltTx tx = publication(w, utxos[0]);
-    network::HttpRequest rq;
+    http::HttpRequest rq;
     rq.method = "POST";
     rq.url = t.url + "/v1/tx";
     rq.body = std::string(tx.ef.begin(), tx.ef.end());
     rq.headers = {"Content-Type: application/octet-stream", "X-WaitFor: SEEN"};
-    const HttpResponse bad = network::http_request(rq);
+    const HttpResponse bad = http::http_request(rq);
     EXPECT_EQ(bad.status, 400) << bad.body;
     EXPECT_NE(bad.body.find("X-WaitFor"), std::string::npos) << bad.body;
     rq.headers.back() = "X-WaitFor: STORED";
-    const HttpResponse ok = network::http_request(rq);
+    const HttpResponse ok = http::http_request(rq);
     EXPECT_EQ(ok.status, 200) << ok.body;
     EXPECT_EQ(parse(ok)["txStatus"], "STORED");
 }

@@ -14,11 +14,14 @@
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
 #include "tools/network/arc_network.h"
-#include "tools/network/http_client.h"
+#include "service/http/http_client.h"
 
 namespace raregen::network::test {
 
 using Json = nlohmann::json;
+using http::http_request;
+using http::HttpRequest;
+using http::HttpResponse;
 
 // Options every test starts from: loopback, port 0, no block timer (tests
 // mine with mine_block()), fast callback retries.

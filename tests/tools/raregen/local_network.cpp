@@ -14,7 +14,7 @@
 #include "engine/chain/bytes.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
-#include "tools/network/http_client.h"
+#include "service/http/http_client.h"
 
 namespace raregen::test {
 
@@ -65,7 +65,7 @@ LocalNetwork::~LocalNetwork() {
 
 namespace {
 
-nlohmann::json as_json(const network::HttpResponse& r) {
+nlohmann::json as_json(const http::HttpResponse& r) {
     if (!r.completed || r.status < 200 || r.status >= 300) return nullptr;
     auto j = nlohmann::json::parse(r.body, nullptr, false);
     return j.is_discarded() ? nlohmann::json(nullptr) : j;
@@ -74,20 +74,20 @@ nlohmann::json as_json(const network::HttpResponse& r) {
 }  // namespace
 
 nlohmann::json LocalNetwork::get(const std::string& path) const {
-    network::HttpRequest rq;
+    http::HttpRequest rq;
     rq.url = m_url + path;
     rq.timeout_ms = 60'000;
-    return as_json(network::http_request(rq));
+    return as_json(http::http_request(rq));
 }
 
 nlohmann::json LocalNetwork::post(const std::string& path, const nlohmann::json& body) const {
-    network::HttpRequest rq;
+    http::HttpRequest rq;
     rq.method = "POST";
     rq.url = m_url + path;
     rq.body = body.dump();
     rq.headers = {"Content-Type: application/json"};
     rq.timeout_ms = 60'000;
-    return as_json(network::http_request(rq));
+    return as_json(http::http_request(rq));
 }
 
 std::uint64_t LocalNetwork::accepted_count() const {

@@ -37,7 +37,7 @@
 #include "engine/chain/bytes.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
-#include "storage/jobs/batch_audit.h"
+#include "storage/jobs/audit.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
 #include "tests/tools/raregen/cli_runner.h"
@@ -87,6 +87,7 @@ struct SinkView {
     std::map<std::string, std::set<std::string>> txids_by_record;  // record hash -> txids
     std::map<std::string, std::set<std::string>> txids_by_outpoint;
     std::set<std::string> txids;  // of the publications
+    std::vector<jobs::HandedOver> handed;  // every distinct transaction, for the audit
     std::vector<std::string> problems;
 };
 
@@ -130,6 +131,7 @@ SinkView read_sink(const std::string& path) {
         }
         if (!add_transaction(v, tx, txid_of(tx)))
             v.problems.push_back("no record hash in line " + std::to_string(v.lines));
+        v.handed.push_back(*jobs::handed_over(*bytes));
     }
     return v;
 }
@@ -156,6 +158,7 @@ SinkView read_network(const LocalNetwork& network) {
         if (txid != listed)
             v.problems.push_back("the network lists " + listed + " for a tx whose txid is " + txid);
         add_transaction(v, tx, txid);  // split transactions carry no record: not publications
+        v.handed.push_back(*jobs::handed_over(*bytes));
     }
     return v;
 }
@@ -317,48 +320,24 @@ class RunCrash : public pg::testing::PgTest {
             << scalar(
                    "SELECT string_agg(status || coalesce(':' || error_code, ''), ',') FROM "
                    "publish_jobs WHERE status <> 'sent'");
-        // batch_seq is 1..N with no gap in every batch.
-        EXPECT_EQ(scalar("SELECT count(*) FROM (SELECT processing_batch_id FROM publish_jobs "
-                         "GROUP BY processing_batch_id HAVING min(batch_seq) <> 1 OR "
-                         "max(batch_seq) <> count(*) OR count(DISTINCT batch_seq) <> count(*)) b"),
-                  "0");
         EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE processing_batch_id IS NULL"),
                   "0");
-        // Every batch has its one publish_batches row, counting its jobs,
-        // whether its engine closed it or died with it open.
-        jobs::BatchAudit batches;
-        ASSERT_TRUE(jobs::audit_batches(c, "", batches).ok());
-        EXPECT_TRUE(batches.ok()) << batches.without_row << " batches without a row, "
-                                  << batches.count_differs << " with another count, "
-                                  << batches.seq_broken << " with broken seqs, e.g. "
-                                  << batches.example;
-        EXPECT_GT(batches.batches, 0u);
-        // What was handed over: each record hash in exactly one transaction
-        // (identical bytes sent again are allowed), no UTXO in two transactions.
+        // The exactly-once audit (storage/jobs/audit.h) over every table,
+        // against what was handed over: each record hash in exactly one
+        // transaction, the job's own txid (identical bytes sent again are
+        // allowed), no UTXO in two transactions, every spent UTXO spent by
+        // its job, every batch with its one publish_batches row counting its
+        // jobs (whether its engine closed it or died with it open) and
+        // batch_seq 1..N.
         const SinkView v = sink_view();
         EXPECT_TRUE(v.problems.empty()) << v.problems.front();
-        EXPECT_EQ(v.publications, static_cast<std::size_t>(k_jobs));
-        EXPECT_EQ(v.txids.size(), static_cast<std::size_t>(k_jobs));
-        EXPECT_EQ(v.txids_by_record.size(), static_cast<std::size_t>(k_jobs));
-        for (const auto& [record, txids] : v.txids_by_record)
-            EXPECT_EQ(txids.size(), 1u) << "record " << record << " published in several txs";
-        for (const auto& [outpoint, txids] : v.txids_by_outpoint)
-            EXPECT_EQ(txids.size(), 1u) << "UTXO " << outpoint << " spent by several txs";
-        // Each job's txid is the one handed over for its record.
-        pg::Result rows = c.exec("SELECT record_hash, txid FROM publish_jobs");
-        ASSERT_TRUE(rows.ok());
-        int mismatches = 0;
-        for (int i = 0; i < rows.rows(); ++i) {
-            auto it = v.txids_by_record.find(std::string(rows.text(i, 0)));
-            if (it == v.txids_by_record.end() || *it->second.begin() != rows.text(i, 1))
-                ++mismatches;
-        }
-        EXPECT_EQ(mismatches, 0);
-        // UTXOs: every spent one is spent by exactly the job that says so.
-        EXPECT_EQ(scalar("SELECT count(*) FROM utxos u JOIN publish_jobs p ON p.spent_txid = "
-                         "u.txid AND p.spent_vout = u.vout WHERE u.status <> 'spent' OR "
-                         "u.spent_by_txid <> p.txid"),
-                  "0");
+        jobs::ExactlyOnceAudit audit;
+        ASSERT_TRUE(jobs::audit_exactly_once(c, "", &v.handed, audit).ok());
+        EXPECT_TRUE(audit.ok()) << audit.example;
+        EXPECT_EQ(audit.sent, static_cast<std::uint64_t>(k_jobs));
+        EXPECT_EQ(audit.matched, static_cast<std::uint64_t>(k_jobs));
+        EXPECT_EQ(audit.publications, static_cast<std::uint64_t>(k_jobs));
+        EXPECT_GT(audit.batches.batches, 0u);
         std::printf("[ crash    ] handed over: %zu lines, identical resends %zu, seed %llu\n",
                     v.lines, v.identical_resends, static_cast<unsigned long long>(m_seed));
     }

@@ -59,7 +59,7 @@ TEST(TxSign, WithChangeRoundTripsThroughDecodeAndVerify) {
     const CliResult s = sign({"--data", hex_of(k_payload), "--change"});
     ASSERT_EQ(s.exit_code, 0) << s.err;
     const auto j = s.json();
-    // protocol.md §4: 94-byte payload, one input, change: 299 bytes (298 with a
+    // docs/protocol.md §4: 94-byte payload, one input, change: 299 bytes (298 with a
     // 70-byte signature), 30 sat at 100 sat/kB, 70 sat change.
     EXPECT_TRUE(j["size"] == 299 || j["size"] == 298) << j["size"];
     EXPECT_EQ(j["fee"], 30);

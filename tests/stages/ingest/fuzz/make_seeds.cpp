@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "stages/ingest/intent_gen.h"
+#include "tools/gen/intent_gen.h"
 #include "tests/stages/ingest/fuzz/fuzz_input.h"
 
 namespace {

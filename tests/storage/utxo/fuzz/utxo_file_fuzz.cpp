@@ -26,12 +26,13 @@
 #include <tuple>
 
 #include "storage/utxo/utxo_file.h"
+#include "engine/chain/tx.h"
 
 namespace {
 
 using namespace raregen;
 
-constexpr std::int64_t k_max_money = 21'000'000LL * 100'000'000LL;
+using raregen::chain::k_max_money;
 
 [[noreturn]] void fail(const char* what) {
     std::fprintf(stderr, "utxo_file_fuzz: check failed: %s\n", what);

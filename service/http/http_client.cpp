@@ -1,10 +1,10 @@
-#include "tools/network/http_client.h"
+#include "service/http/http_client.h"
 
 #include <curl/curl.h>
 
 #include <mutex>
 
-namespace raregen::network {
+namespace raregen::http {
 
 namespace {
 
@@ -58,4 +58,4 @@ HttpResponse http_request(const HttpRequest& request) {
     return out;
 }
 
-}  // namespace raregen::network
+}  // namespace raregen::http

@@ -1,4 +1,4 @@
-#include "stages/ingest/intent_gen.h"
+#include "tools/gen/intent_gen.h"
 
 #include <cmath>
 #include <cstdio>

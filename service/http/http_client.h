@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-namespace raregen::network {
+namespace raregen::http {
 
 struct HttpRequest {
     std::string method = "GET";  // GET or POST (any verb libcurl accepts)
@@ -30,4 +30,4 @@ struct HttpResponse {
 
 HttpResponse http_request(const HttpRequest& request);
 
-}  // namespace raregen::network
+}  // namespace raregen::http

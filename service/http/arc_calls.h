@@ -1,17 +1,17 @@
 #pragma once
 // The command line's one-off calls to ARC or the local network (split
-// broadcasts, funding, admin queries), over tools/network's blocking HTTP
+// broadcasts, funding, admin queries), over the blocking HTTP
 // client. The engine's own traffic goes through stages/send/arc_client.h.
 
 #include <optional>
 #include <string>
 
 #include "engine/chain/fees.h"
-#include "tools/network/http_client.h"
+#include "service/http/http_client.h"
 
-namespace raregen::cli {
+namespace raregen::http {
 
-using network::HttpResponse;
+
 
 // GET (body empty) or POST (content_type set) to `url`, with
 // `Authorization: Bearer <api_key>` when a key is given (never logged).
@@ -51,4 +51,4 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
 // ARC_API_KEY from the environment (empty if unset).
 std::string arc_api_key_from_env();
 
-}  // namespace raregen::cli
+}  // namespace raregen::http

@@ -1,4 +1,4 @@
-#include "tools/raregen/http.h"
+#include "service/http/arc_calls.h"
 
 #include <algorithm>
 #include <chrono>
@@ -10,11 +10,11 @@
 
 #include "stages/send/arc_answer.h"
 
-namespace raregen::cli {
+namespace raregen::http {
 
 HttpResponse arc_call(const std::string& url, const std::string& api_key,
                       const std::string& content_type, const std::string& body, long timeout_ms) {
-    network::HttpRequest rq;
+    http::HttpRequest rq;
     rq.url = url;
     rq.timeout_ms = timeout_ms;
     if (!content_type.empty()) {
@@ -23,7 +23,7 @@ HttpResponse arc_call(const std::string& url, const std::string& api_key,
         rq.headers.push_back("Content-Type: " + content_type);
     }
     if (!api_key.empty()) rq.headers.push_back("Authorization: Bearer " + api_key);
-    return network::http_request(rq);
+    return http::http_request(rq);
 }
 
 std::string http_problem(const HttpResponse& r) {
@@ -112,4 +112,4 @@ std::string arc_api_key_from_env() {
     return k != nullptr ? std::string(k) : std::string();
 }
 
-}  // namespace raregen::cli
+}  // namespace raregen::http

@@ -1,0 +1,295 @@
+// The durable engine in process, against a real PostgreSQL 15: the same
+// assembly `raregen run` uses (service/engine/engine.h), started, fed,
+// stopped mid-run and restarted, then judged by the exactly-once audit over
+// every table and the transactions it wrote (storage/jobs/audit.h). The
+// subprocess crash tests (tests/tools/raregen/run_crash_test.cpp) add
+// SIGKILLs on the real binary.
+
+#include "service/engine/engine.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/chain/bytes.h"
+#include "engine/chain/hash.h"
+#include "tools/gen/intent_gen.h"
+#include "storage/jobs/audit.h"
+#include "storage/pg/migrations.h"
+#include "tests/storage/pg/pg_test_env.h"
+
+namespace raregen::service {
+namespace {
+
+using namespace std::chrono_literals;
+using pg::testing::PgTest;
+
+class TempDir {
+  public:
+    TempDir() {
+        char t[] = "/tmp/raregen_engine_XXXXXX";
+        m_path = ::mkdtemp(t);
+    }
+    ~TempDir() { std::system(("rm -rf '" + m_path + "'").c_str()); }
+    std::string path(const std::string& name) const { return m_path + "/" + name; }
+
+  private:
+    std::string m_path;
+};
+
+struct Intents {
+    std::string file;
+    std::string registered;
+    std::size_t valid = 0;
+};
+
+Intents write_intents(const TempDir& dir, std::size_t n, double invalid_share,
+                      std::uint64_t seed) {
+    ingest::IntentGenOptions o;
+    o.count = n;
+    o.signers = 3;
+    o.invalid_share = invalid_share;
+    o.seed = seed;
+    o.timestamp =
+        std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
+    ingest::IntentGenerator gen(o);
+    Intents out;
+    out.file = dir.path("intents-" + std::to_string(seed) + ".ndjson");
+    out.registered = dir.path("registered-" + std::to_string(seed) + ".txt");
+    std::ofstream(out.registered) << gen.registry_text();
+    std::ofstream f(out.file);
+    std::string line;
+    while (!gen.done()) {
+        gen.next(line);
+        f << line << '\n';
+    }
+    out.valid = gen.emitted(ingest::GeneratedKind::valid);
+    return out;
+}
+
+std::vector<chain::Utxo> make_utxos(std::size_t n, std::uint64_t salt) {
+    std::vector<chain::Utxo> v(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t x[2] = {i, salt};
+        v[i].outpoint.txid =
+            chain::sha256(chain::ByteSpan(reinterpret_cast<const std::uint8_t*>(x), sizeof x));
+        v[i].outpoint.vout = static_cast<std::uint32_t>(i % 5);
+        v[i].value = 100;
+    }
+    return v;
+}
+
+chain::PublicationKey test_key() {
+    chain::Bytes secret(32, 0x37);
+    return chain::PublicationKey(*chain::PrivateKey::from_bytes(secret));
+}
+
+// Every transaction in the output file, read as the audit compares them.
+std::vector<jobs::HandedOver> read_output(const std::string& path) {
+    std::vector<jobs::HandedOver> v;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+        const auto bytes = chain::from_hex(line);
+        EXPECT_TRUE(bytes.has_value()) << "a line that is not hex in " << path;
+        if (!bytes) continue;
+        auto h = jobs::handed_over(*bytes);
+        EXPECT_TRUE(h.has_value()) << "a line that is not a transaction in " << path;
+        if (h) v.push_back(std::move(*h));
+    }
+    return v;
+}
+
+class EngineTest : public PgTest {
+  protected:
+    EngineConfig config(const std::string& db) const {
+        EngineConfig c;
+        c.key.emplace(test_key());
+        c.database_url = db;
+        c.out_path = m_dir.path("tx.ef");
+        c.rate = 1000;
+        c.period = 100ms;
+        c.batch_window = 50ms;
+        c.max_batch_size = 40;
+        c.handle_signals = false;
+        c.progress_interval = 0ms;
+        c.log_prefix = "engine_test";
+        return c;
+    }
+    jobs::ExactlyOnceAudit audit(const std::string& db) {
+        pg::Connection c = connect(db);
+        const std::vector<jobs::HandedOver> handed = read_output(m_dir.path("tx.ef"));
+        jobs::ExactlyOnceAudit a;
+        EXPECT_TRUE(jobs::audit_exactly_once(c, "", &handed, a).ok());
+        return a;
+    }
+    std::string scalar(const std::string& db, const std::string& sql) {
+        pg::Connection c = connect(db);
+        pg::Result r = c.exec(sql);
+        EXPECT_TRUE(r.ok()) << r.error();
+        return r.ok() && r.rows() > 0 ? std::string(r.text(0, 0)) : std::string();
+    }
+
+    TempDir m_dir;
+};
+
+TEST_F(EngineTest, ABatchRunPublishesEveryValidIntentOnceAndEveryTableSaysSo) {
+    const std::string db = fresh_database();
+    const Intents in = write_intents(m_dir, 300, 0.1, 11);
+    EngineConfig c = config(db);
+    c.registered_file = in.registered;
+    c.utxos = make_utxos(400, 1);
+    const int fd = ::open(in.file.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    c.input_fd = fd;
+    {
+        Engine engine(std::move(c));
+        const EngineError e = engine.start();
+        ASSERT_FALSE(e) << e.message;
+        engine.wait();
+        ::close(fd);
+        EXPECT_FALSE(engine.outcome()) << engine.outcome().message;
+        const Json s = engine.summary();
+        EXPECT_EQ(s["intents"]["accepted"].get<std::size_t>(), in.valid);
+        EXPECT_EQ(s["intents"]["rejected"].get<std::size_t>(), 300 - in.valid);
+        EXPECT_EQ(s["transactions"]["written"].get<std::size_t>(), in.valid);
+        // Leased ahead into the ring; what was not spent went back.
+        EXPECT_EQ(s["utxos"]["leased"].get<std::size_t>() -
+                      s["utxos"]["returned_to_pool"].get<std::size_t>(),
+                  in.valid);
+        EXPECT_EQ(s["write_behind"]["durable"], s["write_behind"]["facts"]);
+    }  // the engine's instance ends with it
+
+    const jobs::ExactlyOnceAudit a = audit(db);
+    EXPECT_TRUE(a.ok()) << a.example;
+    EXPECT_EQ(a.sent, in.valid);
+    EXPECT_EQ(a.matched, in.valid);
+    EXPECT_EQ(a.publications, in.valid);
+    EXPECT_GT(a.batches.batches, 0u);
+    // The rows an operator reads: UTXOs, the instance, the audit log.
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'spent'"),
+              std::to_string(in.valid));
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'available'"),
+              std::to_string(400 - in.valid));
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM raregen_instances WHERE stopped_at IS NULL"), "0");
+    EXPECT_EQ(scalar(db, "SELECT count(DISTINCT job_id) FROM audit_log"),
+              std::to_string(in.valid));
+}
+
+TEST_F(EngineTest, AStopMidRunDrainsWhatWasAcceptedAndTheNextEngineFinishes) {
+    const std::string db = fresh_database();
+    const Intents in = write_intents(m_dir, 2000, 0.0, 12);
+    std::size_t accepted_first = 0;
+    {
+        EngineConfig c = config(db);
+        c.registered_file = in.registered;
+        c.utxos = make_utxos(2000, 2);
+        c.rate = 100;  // slow enough to be stopped midway
+        c.channel_capacity = 16;  // and intake held back by the full queues behind it
+        const int fd = ::open(in.file.c_str(), O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        c.input_fd = fd;
+        Engine engine(std::move(c));
+        ASSERT_FALSE(engine.start());
+        while (engine.progress().sent < 150)
+            std::this_thread::sleep_for(5ms);
+        engine.request_stop();
+        engine.wait();
+        ::close(fd);
+        EXPECT_FALSE(engine.outcome()) << engine.outcome().message;
+        const Json s = engine.summary();
+        accepted_first = s["intents"]["accepted"].get<std::size_t>();
+        // Intake stopped early; everything accepted reached the file.
+        EXPECT_LT(accepted_first, 2000u);
+        EXPECT_EQ(s["transactions"]["written"].get<std::size_t>(), accepted_first);
+    }
+    jobs::ExactlyOnceAudit a = audit(db);
+    EXPECT_TRUE(a.ok()) << a.example;
+    EXPECT_EQ(a.sent, accepted_first);
+    // The same file again: what was published is refused as a replay (its
+    // nonce is in the database), the rest is published once.
+    {
+        EngineConfig c = config(db);
+        const int fd = ::open(in.file.c_str(), O_RDONLY | O_CLOEXEC);
+        ASSERT_GE(fd, 0);
+        c.input_fd = fd;
+        c.no_gate = true;
+        Engine engine(std::move(c));
+        ASSERT_FALSE(engine.start());
+        engine.wait();
+        ::close(fd);
+        EXPECT_FALSE(engine.outcome()) << engine.outcome().message;
+        const Json s = engine.summary();
+        EXPECT_EQ(s["intents"]["accepted"].get<std::size_t>(), 2000 - accepted_first);
+        EXPECT_EQ(s["intents"]["rejected_by_reason"].value("nonce_replay", 0u), accepted_first);
+    }
+    a = audit(db);
+    EXPECT_TRUE(a.ok()) << a.example;
+    EXPECT_EQ(a.sent, 2000u);
+    EXPECT_EQ(a.matched, 2000u);
+}
+
+TEST_F(EngineTest, AServiceClaimsRowsOthersQueueUntilItIsStopped) {
+    const std::string db = fresh_database();
+    {
+        pg::Connection c = connect(db);
+        ASSERT_TRUE(pg::migrate(c).ok());
+    }
+    EngineConfig c = config(db);
+    c.service = true;  // no intake file: runs until stopped, jobs wait for UTXOs
+    c.utxos = make_utxos(50, 3);
+    Engine engine(std::move(c));
+    ASSERT_FALSE(engine.start());
+    // Another process (the old API) queues rows while the engine runs.
+    {
+        pg::Connection q = connect(db);
+        pg::Result r = q.exec(R"SQL(
+INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, status)
+SELECT format('job_%s_api', i), format('api-%s', i), '{}', encode(sha256(i::text::bytea), 'hex'),
+       'queued'
+  FROM generate_series(1, 30) AS i)SQL");
+        ASSERT_TRUE(r.ok()) << r.error();
+    }
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (scalar(db, "SELECT count(*) FROM publish_jobs WHERE status = 'sent'") != "30" &&
+           std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(50ms);
+    engine.request_stop();
+    engine.wait();
+    EXPECT_FALSE(engine.outcome()) << engine.outcome().message;
+    EXPECT_EQ(engine.summary()["recovery"]["claimed"].get<std::size_t>(), 30u);
+    const jobs::ExactlyOnceAudit a = audit(db);
+    EXPECT_TRUE(a.ok()) << a.example;
+    EXPECT_EQ(a.sent, 30u);
+    EXPECT_EQ(a.matched, 30u);
+    // The UTXOs it did not use went back to the pool.
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'available'"), "20");
+}
+
+TEST_F(EngineTest, AStartThatFailsLeavesNothingRunningAndSaysWhy) {
+    const std::string db = fresh_database();
+    EngineConfig c = config(db);
+    c.out_path = m_dir.path("no-such-dir/tx.ef");
+    c.utxos = make_utxos(5, 4);
+    Engine engine(std::move(c));
+    const EngineError e = engine.start();
+    EXPECT_EQ(e.kind, EngineError::Kind::usage);
+    EXPECT_NE(e.message.find("--out"), std::string::npos) << e.message;
+    // Neither side given: a usage error before any database starts.
+    EngineConfig none;
+    none.key.emplace(test_key());
+    none.memory = true;
+    Engine nowhere(std::move(none));
+    const EngineError n = nowhere.start();
+    EXPECT_EQ(n.kind, EngineError::Kind::usage);
+    EXPECT_NE(n.message.find("--out"), std::string::npos) << n.message;
+}
+
+}  // namespace
+}  // namespace raregen::service
