@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -15,6 +15,7 @@
 #include "engine/flow/clock.h"
 #include "engine/flow/signals.h"
 #include "engine/model/facts.h"
+#include "engine/model/utxo_ring.h"
 #include "service/engine/legacy.h"
 #include "stages/ingest/intent.h"
 #include "stages/ingest/nonce_store.h"
@@ -32,7 +33,6 @@
 #include "storage/pg/migrations.h"
 #include "storage/pool/pool_feeder.h"
 #include "storage/pool/utxo_pool.h"
-#include "storage/utxo/utxo_ring.h"
 #include "storage/writebehind/write_behind.h"
 
 namespace raregen::service {
@@ -292,8 +292,7 @@ EngineError Engine::start() {
             return E::internal("looking for dead engines failed: " + st.message());
         for (const std::string& d : dead) {
             const auto r = pool::reclaim_utxos(*p.db, d);
-            if (!r.ok())
-                return E::internal("reclaiming UTXO leases failed: " + r.status.message());
+            if (!r.ok()) return E::internal("reclaiming UTXO leases failed: " + r.status.message());
         }
         if (const auto r = pool::reclaim_expired(*p.db); !r.ok())
             return E::internal("reclaiming expired UTXO leases failed: " + r.status.message());
@@ -340,7 +339,8 @@ EngineError Engine::start() {
     p.nonces.emplace(ingest::InMemoryNonceStore::k_default_capacity,
                      config.ingest.validator.max_age + config.ingest.validator.max_future);
     if (!o.memory) {
-        const keys::NonceLoad nl = keys::load_recent_nonces(*p.db, *p.nonces, p.nonces->retention());
+        const keys::NonceLoad nl =
+            keys::load_recent_nonces(*p.db, *p.nonces, p.nonces->retention());
         if (!nl.ok()) return E::internal("loading recent nonces failed: " + nl.error);
     }
 
@@ -668,10 +668,16 @@ std::uint64_t Engine::unfunded() const {
     return m_parts->pipe ? m_parts->pipe->sign().unfunded() : 0;
 }
 
-int Engine::signal_received() const { return m_parts->signal; }
+int Engine::signal_received() const {
+    return m_parts->signal;
+}
 
-const std::string& Engine::conninfo() const { return m_parts->conninfo; }
+const std::string& Engine::conninfo() const {
+    return m_parts->conninfo;
+}
 
-const std::string& Engine::instance_id() const { return m_parts->instance_id; }
+const std::string& Engine::instance_id() const {
+    return m_parts->instance_id;
+}
 
 }  // namespace raregen::service

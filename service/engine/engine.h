@@ -64,9 +64,9 @@ struct EngineConfig {
     std::vector<chain::Utxo> utxos;
 
     // ---- storage ----
-    bool memory = false;       // no database at all
-    std::string database_url;  // a secret, never logged; empty: a private PostgreSQL
-    bool keep_db = false;      // keep the private cluster's directory
+    bool memory = false;        // no database at all
+    std::string database_url;   // a secret, never logged; empty: a private PostgreSQL
+    bool keep_db = false;       // keep the private cluster's directory
     bool adopt_legacy = false;  // take over what the stopped old RareGen service left
     // A batch run ends when its intake is done, and jobs beyond the UTXO pool
     // fail; a service (true) runs until stopped, and jobs wait for UTXOs.
@@ -94,7 +94,7 @@ struct EngineConfig {
     std::chrono::milliseconds callback_wait{0};  // after the drain, wait for MINED callbacks
 
     // ---- operation ----
-    bool handle_signals = true;  // SIGINT/SIGTERM drain the engine
+    bool handle_signals = true;                         // SIGINT/SIGTERM drain the engine
     std::chrono::milliseconds progress_interval{1000};  // 0: no progress lines
     std::string log_prefix = "raregen run";             // stderr lines "<prefix>: ..."
     std::function<void(std::string_view)> on_log;       // default: stderr

@@ -11,8 +11,6 @@
 
 namespace raregen::http {
 
-
-
 // GET (body empty) or POST (content_type set) to `url`, with
 // `Authorization: Bearer <api_key>` when a key is given (never logged).
 HttpResponse arc_call(const std::string& url, const std::string& api_key,

@@ -51,8 +51,8 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
                                                  *m_released, *parts.facts, ctx,
                                                  parts.arc != nullptr ? &m_settled : nullptr);
     if (parts.sink != nullptr)
-        m_send = &m_runner->emplace<send::SendStage>(k_worker_light, *m_released, *parts.sink,
-                                                     *parts.facts);
+        m_send = &m_runner->emplace<send::FileSendStage>(k_worker_light, *m_released, *parts.sink,
+                                                         *parts.facts);
     else
         m_network_send = &m_runner->emplace<send::NetworkSendStage>(
             k_worker_light, *m_released, *parts.arc, *parts.facts, parts.resigner,

@@ -31,16 +31,16 @@
 #include "engine/flow/runner.h"
 #include "engine/model/facts.h"
 #include "engine/model/job.h"
+#include "engine/model/utxo_ring.h"
 #include "stages/gate/gate_stage.h"
 #include "stages/ingest/ingest_stage.h"
 #include "stages/ingest/nonce_store.h"
 #include "stages/ingest/signer_registry.h"
+#include "stages/send/file_send_stage.h"
 #include "stages/send/network_send_stage.h"
-#include "stages/send/send_stage.h"
 #include "stages/send/tx_sink.h"
 #include "stages/sequence/sequence_stage.h"
 #include "stages/sign/sign_stage.h"
-#include "storage/utxo/utxo_ring.h"
 
 namespace raregen::pipeline {
 
@@ -67,7 +67,7 @@ struct PipelineParts {
     const ingest::SignerRegistry* signers = nullptr;
     utxo::UtxoRing* ring = nullptr;
     const chain::PublicationKey* key = nullptr;
-    // Exactly one of these: a sink (a file; SendStage), or the ARC client
+    // Exactly one of these: a sink (a file; FileSendStage), or the ARC client
     // (NetworkSendStage; `resigner` re-signs after a fee refusal, may be null).
     send::TxSink* sink = nullptr;
     send::ArcClient* arc = nullptr;
@@ -116,7 +116,7 @@ class Pipeline {
     const gate::GateStage& gate() const { return *m_gate; }
     // The send stage that runs: send() with a sink, network_send() with ARC
     // (the other is null).
-    const send::SendStage* send() const { return m_send; }
+    const send::FileSendStage* send() const { return m_send; }
     const send::NetworkSendStage* network_send() const { return m_network_send; }
     // Counters of every stage, in flow order; safe while running.
     std::vector<StageReport> report() const;
@@ -134,7 +134,7 @@ class Pipeline {
     sequence::SequenceStage* m_sequence = nullptr;
     sign::SignStage* m_sign = nullptr;
     gate::GateStage* m_gate = nullptr;
-    send::SendStage* m_send = nullptr;
+    send::FileSendStage* m_send = nullptr;
     send::NetworkSendStage* m_network_send = nullptr;
     std::unique_ptr<ExternalInputs> m_external;
 };

@@ -28,11 +28,11 @@
 #include <vector>
 
 #include "engine/flow/channel.h"
+#include "engine/flow/latency_histogram.h"
 #include "engine/flow/stage.h"
 #include "engine/model/facts.h"
 #include "engine/model/job.h"
 #include "stages/send/arc_client.h"
-#include "stages/send/latency_histogram.h"
 #include "stages/sign/resigner.h"
 
 namespace raregen::send {
@@ -61,7 +61,7 @@ class NetworkSendStage final : public flow::Stage {
     std::uint64_t unresolved() const noexcept {
         return m_unresolved.load(std::memory_order_relaxed);
     }
-    const LatencyHistogram& latency() const noexcept { return m_latency; }
+    const flow::LatencyHistogram& latency() const noexcept { return m_latency; }
 
   private:
     struct Waiting {
@@ -98,7 +98,7 @@ class NetworkSendStage final : public flow::Stage {
 
     std::atomic<std::uint64_t> m_submitted{0}, m_sent{0}, m_failed{0}, m_resigned{0},
         m_unresolved{0};
-    LatencyHistogram m_latency;
+    flow::LatencyHistogram m_latency;
     bool m_finished = false;
 };
 

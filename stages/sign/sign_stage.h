@@ -79,7 +79,7 @@
 #include "engine/flow/stage.h"
 #include "engine/model/facts.h"
 #include "engine/model/job.h"
-#include "storage/utxo/utxo_ring.h"
+#include "engine/model/utxo_ring.h"
 
 namespace raregen::sign {
 

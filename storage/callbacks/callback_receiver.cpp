@@ -6,6 +6,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "engine/chain/secrets.h"
 #include "storage/pg/connection.h"
 
 namespace raregen::callbacks {
@@ -42,15 +43,6 @@ SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM aud),
        (SELECT count(*) FROM e WHERE NOT EXISTS (SELECT 1 FROM publish_jobs q WHERE q.txid = e.txid)),
        (SELECT count(*) FROM e)
 )SQL";
-
-// Compares without an early exit, so the answer time does not tell how much
-// of a guessed token was right.
-bool same_secret(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i % (b.empty() ? 1 : b.size())]);
-    return diff == 0 && !b.empty();
-}
 
 }  // namespace
 
@@ -92,10 +84,7 @@ struct CallbackReceiver::Impl {
 
     void handle(const httplib::Request& req, httplib::Response& res) {
         requests.fetch_add(1, std::memory_order_relaxed);
-        const std::string auth = req.get_header_value("Authorization");
-        constexpr std::string_view k_bearer = "Bearer ";
-        if (auth.size() <= k_bearer.size() || auth.compare(0, k_bearer.size(), k_bearer) != 0 ||
-            !same_secret(std::string_view(auth).substr(k_bearer.size()), options.token)) {
+        if (!chain::bearer_matches(req.get_header_value("Authorization"), options.token)) {
             unauthorized.fetch_add(1, std::memory_order_relaxed);
             res.status = 401;
             res.set_content(R"({"error":"missing or wrong Bearer token"})", "application/json");

@@ -49,9 +49,9 @@ std::optional<HandedOver> handed_over(chain::ByteSpan bytes) {
     if (const auto rh = chain::published_record_hash(tx))
         h.record_hash = chain::to_hex(chain::ByteSpan(rh->data(), rh->size()));
     for (const auto& in : tx.inputs)
-        h.spent.push_back(
-            chain::to_hex_reversed(chain::ByteSpan(in.prevout.txid.data(), in.prevout.txid.size())) +
-            ":" + std::to_string(in.prevout.vout));
+        h.spent.push_back(chain::to_hex_reversed(
+                              chain::ByteSpan(in.prevout.txid.data(), in.prevout.txid.size())) +
+                          ":" + std::to_string(in.prevout.vout));
     return h;
 }
 
@@ -101,8 +101,7 @@ SELECT count(*) FROM utxos u JOIN publish_jobs p
     if (!utxo.ok()) return utxo.status();
     out.utxo_disagrees = static_cast<std::uint64_t>(utxo.int64(0, 0).value_or(0));
     if (pg::Status st = audit_batches(conn, instance_id, out.batches); !st.ok()) return st;
-    if (out.example.empty() && !out.batches.ok())
-        out.example = "batch " + out.batches.example;
+    if (out.example.empty() && !out.batches.ok()) out.example = "batch " + out.batches.example;
     if (handed == nullptr) return pg::Status::success();
 
     out.compared = true;

@@ -43,8 +43,8 @@ pg::Status audit_batches(pg::Connection& conn, const std::string& instance_id, B
 
 // One transaction handed over, as the audit compares it.
 struct HandedOver {
-    std::string txid;         // display hex
-    std::string record_hash;  // hex of the published hash; empty: not a publication
+    std::string txid;                // display hex
+    std::string record_hash;         // hex of the published hash; empty: not a publication
     std::vector<std::string> spent;  // "TXID:VOUT" of each input
 };
 // Reads a serialized transaction (raw or Extended Format); nullopt if the
@@ -71,8 +71,8 @@ struct ExactlyOnceAudit {
     std::string example;               // one offence, for a message
 
     bool ok() const {
-        const bool db = unfinished == 0 && sent_without_tx == 0 && utxo_disagrees == 0 &&
-                        batches.ok();
+        const bool db =
+            unfinished == 0 && sent_without_tx == 0 && utxo_disagrees == 0 && batches.ok();
         if (!compared) return db;
         return db && matched == sent && missing == 0 && twice == 0 && txid_differs == 0 &&
                not_a_sent_job == 0 && outpoint_twice == 0;

@@ -49,9 +49,9 @@
 #include <string>
 #include <thread>
 
+#include "engine/model/utxo_ring.h"
 #include "storage/pg/connection.h"
 #include "storage/pool/utxo_pool.h"
-#include "storage/utxo/utxo_ring.h"
 
 namespace raregen::pool {
 

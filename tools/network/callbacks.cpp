@@ -8,8 +8,8 @@
 namespace raregen::network {
 
 using http::http_request;
-using http::HttpResponse;
 using http::HttpRequest;
+using http::HttpResponse;
 
 void CallbackSender::start() {
     std::lock_guard lock(m_mutex);

@@ -41,13 +41,13 @@
 #include "engine/chain/keys.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
+#include "service/http/arc_calls.h"
 #include "storage/jobs/audit.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/embedded.h"
 #include "tools/raregen/child.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
-#include "service/http/arc_calls.h"
 
 namespace raregen::cli {
 
@@ -249,13 +249,11 @@ int run_demo(const DemoOptions& o) {
         if (step({"keys", "generate", "--testnet", "--out", key_file, "--force"}, "/dev/null", env,
                  error) != 0)
             return internal_error(error);
-        auto secret = read_secret_file(key_file);
-        if (!secret) return internal_error(secret.error);
-        const chain::WifResult wif = chain::decode_wif(secret.value->view());
-        if (!wif.key) return internal_error("the generated key does not decode");
-        const chain::PublicKey pub = chain::public_key_of(wif.key->key, wif.key->compressed);
+        const auto wif = read_key_file(key_file, "the generated key");
+        if (!wif) return internal_error(wif.error);
+        const chain::PublicKey pub = chain::public_key_of(wif.value->key, wif.value->compressed);
         const std::string address =
-            chain::p2pkh_address(chain::hash160(pub.span()), wif.key->network);
+            chain::p2pkh_address(chain::hash160(pub.span()), wif.value->network);
         // 100 satoshis per intent, plus room for the split fees.
         const std::int64_t satoshis = static_cast<std::int64_t>(o.intents) * 100 + 1'000'000;
         say("funding " + address + " with " + std::to_string(satoshis) +
@@ -341,7 +339,8 @@ int run_demo(const DemoOptions& o) {
             const Json j = Json::parse(r.body);
             for (const Json& t : j.at("txs")) {
                 const auto raw = chain::from_hex(t.at("rawTx").get<std::string>());
-                if (!raw) return internal_error("the network's /admin/txs has a rawTx that is not hex");
+                if (!raw)
+                    return internal_error("the network's /admin/txs has a rawTx that is not hex");
                 auto h = jobs::handed_over(*raw);
                 if (!h) return internal_error("the network's /admin/txs has an unreadable rawTx");
                 handed.push_back(std::move(*h));
@@ -352,8 +351,8 @@ int run_demo(const DemoOptions& o) {
         }
     }
     jobs::ExactlyOnceAudit audit;
-    if (pg::Status as = jobs::audit_exactly_once(*db, instance, local_network ? &handed : nullptr,
-                                                 audit);
+    if (pg::Status as =
+            jobs::audit_exactly_once(*db, instance, local_network ? &handed : nullptr, audit);
         !as.ok())
         return internal_error("auditing the database failed: " + as.message());
     const std::size_t job_count = audit.jobs, sent = audit.sent;

@@ -23,8 +23,8 @@
 
 #include "engine/chain/fees.h"
 #include "engine/chain/keys.h"
-#include "tools/network/arc_network.h"
 #include "service/http/http_client.h"
+#include "tools/network/arc_network.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
 

@@ -94,13 +94,9 @@ void env_default(const char* name, T& value) {
 int run_pipeline(const RunOptions& o) {
     // ---- inputs, each checked before anything runs ----
     service::EngineConfig c;
-    auto secret = read_secret_file(o.key_file);
-    if (!secret) return usage_error(secret.error);
-    const chain::WifResult wif = chain::decode_wif(secret.value->view());
-    if (!wif.key)
-        return usage_error("--key-file " + o.key_file + ": " +
-                           std::string(chain::wif_error_message(wif.error)));
-    c.key.emplace(wif.key->key, wif.key->compressed);
+    const auto wif = read_key_file(o.key_file);
+    if (!wif) return usage_error(wif.error);
+    c.key.emplace(wif.value->key, wif.value->compressed);
     // Flags first: a typo must not wait for a database to start.
     const auto fee = chain::parse_fee_rate(o.fee_rate);
     if (!fee)

@@ -25,6 +25,7 @@
 #include "engine/chain/script.h"
 #include "engine/chain/split.h"
 #include "engine/chain/tx.h"
+#include "service/http/arc_calls.h"
 #include "stages/send/arc_answer.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/migrations.h"
@@ -32,14 +33,13 @@
 #include "storage/utxo/utxo_file.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
-#include "service/http/arc_calls.h"
 
 namespace raregen::cli {
 
 using http::arc_api_key_from_env;
 using http::arc_policy_fee;
-using http::broadcast_until_known;
 using http::Broadcast;
+using http::broadcast_until_known;
 
 namespace {
 
@@ -193,13 +193,9 @@ int run_split(const SplitOptions& o) {
             "URL `raregen network serve` prints)");
     while (!url.empty() && url.back() == '/')
         url.pop_back();
-    auto secret = read_secret_file(o.key_file);
-    if (!secret) return usage_error(secret.error);
-    const chain::WifResult wif = chain::decode_wif(secret.value->view());
-    if (!wif.key)
-        return usage_error("--key-file " + o.key_file + ": " +
-                           std::string(chain::wif_error_message(wif.error)));
-    const chain::PublicationKey key(wif.key->key, wif.key->compressed);
+    const auto wif = read_key_file(o.key_file);
+    if (!wif) return usage_error(wif.error);
+    const chain::PublicationKey key(wif.value->key, wif.value->compressed);
     std::optional<pg::Connection> db;
     if (o.import) {
         int exit_code = k_exit_ok;

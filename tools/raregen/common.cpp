@@ -238,6 +238,17 @@ Parsed<chain::WifKey> load_wif(const WifOptions& options) {
     return {std::move(decoded.key), {}};
 }
 
+Parsed<chain::WifKey> read_key_file(const std::string& path, std::string_view flag) {
+    using R = Parsed<chain::WifKey>;
+    auto secret = read_secret_file(path);
+    if (!secret) return R::fail(secret.error);
+    chain::WifResult wif = chain::decode_wif(secret.value->view());
+    if (!wif.key)
+        return R::fail(std::string(flag) + " " + path + ": " +
+                       std::string(chain::wif_error_message(wif.error)));
+    return {std::move(wif.key), {}};
+}
+
 Parsed<Secret> read_secret_file(const std::string& path) {
     using R = Parsed<Secret>;
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);

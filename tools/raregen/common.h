@@ -108,6 +108,9 @@ Parsed<chain::WifKey> load_wif(const WifOptions& options);
 // others (mode 0600 or stricter), else the error says which chmod to run.
 // Surrounding whitespace is trimmed.
 Parsed<Secret> read_secret_file(const std::string& path);
+// The WIF private key in a 0600 file (read_secret_file's checks), decoded;
+// the error names `flag` and the path, never the key.
+Parsed<chain::WifKey> read_key_file(const std::string& path, std::string_view flag = "--key-file");
 
 struct WriteOutcome {
     int exit_code = k_exit_ok;  // k_exit_usage: the user's to fix; k_exit_internal: I/O failed

@@ -66,12 +66,12 @@
 #include "engine/chain/publication.h"
 #include "engine/flow/clock.h"
 #include "engine/model/facts.h"
-#include "tools/gen/intent_gen.h"
+#include "engine/model/utxo_ring.h"
 #include "stages/ingest/nonce_store.h"
 #include "stages/ingest/signer_registry.h"
 #include "stages/ingest/wall_time.h"
 #include "stages/pipeline/pipeline.h"
-#include "storage/utxo/utxo_ring.h"
+#include "tools/gen/intent_gen.h"
 
 namespace {
 

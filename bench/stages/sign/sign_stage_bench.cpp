@@ -31,7 +31,7 @@
 #include "bench/engine/chain/chain_bench.h"
 #include "engine/flow/channel.h"
 #include "engine/model/facts.h"
-#include "storage/utxo/utxo_ring.h"
+#include "engine/model/utxo_ring.h"
 
 namespace {
 

@@ -19,10 +19,10 @@
 
 #include "engine/chain/bytes.h"
 #include "engine/chain/hash.h"
-#include "tools/gen/intent_gen.h"
 #include "storage/jobs/audit.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
+#include "tools/gen/intent_gen.h"
 
 namespace raregen::service {
 namespace {
@@ -49,8 +49,7 @@ struct Intents {
     std::size_t valid = 0;
 };
 
-Intents write_intents(const TempDir& dir, std::size_t n, double invalid_share,
-                      std::uint64_t seed) {
+Intents write_intents(const TempDir& dir, std::size_t n, double invalid_share, std::uint64_t seed) {
     ingest::IntentGenOptions o;
     o.count = n;
     o.signers = 3;
@@ -178,8 +177,7 @@ TEST_F(EngineTest, ABatchRunPublishesEveryValidIntentOnceAndEveryTableSaysSo) {
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'available'"),
               std::to_string(400 - in.valid));
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM raregen_instances WHERE stopped_at IS NULL"), "0");
-    EXPECT_EQ(scalar(db, "SELECT count(DISTINCT job_id) FROM audit_log"),
-              std::to_string(in.valid));
+    EXPECT_EQ(scalar(db, "SELECT count(DISTINCT job_id) FROM audit_log"), std::to_string(in.valid));
 }
 
 TEST_F(EngineTest, AStopMidRunDrainsWhatWasAcceptedAndTheNextEngineFinishes) {
@@ -190,7 +188,7 @@ TEST_F(EngineTest, AStopMidRunDrainsWhatWasAcceptedAndTheNextEngineFinishes) {
         EngineConfig c = config(db);
         c.registered_file = in.registered;
         c.utxos = make_utxos(2000, 2);
-        c.rate = 100;  // slow enough to be stopped midway
+        c.rate = 100;             // slow enough to be stopped midway
         c.channel_capacity = 16;  // and intake held back by the full queues behind it
         const int fd = ::open(in.file.c_str(), O_RDONLY | O_CLOEXEC);
         ASSERT_GE(fd, 0);

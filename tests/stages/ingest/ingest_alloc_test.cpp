@@ -12,8 +12,8 @@
 #include <string>
 
 #include "stages/ingest/ingest_stage.h"
-#include "tools/gen/intent_gen.h"
 #include "tests/stages/ingest/intent_test_util.h"
+#include "tools/gen/intent_gen.h"
 
 namespace {
 std::atomic<bool> g_counting{false};

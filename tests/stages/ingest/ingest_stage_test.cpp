@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "engine/flow/runner.h"
-#include "tools/gen/intent_gen.h"
 #include "tests/stages/ingest/intent_test_util.h"
+#include "tools/gen/intent_gen.h"
 
 namespace raregen::ingest {
 namespace {

@@ -21,9 +21,9 @@
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
 #include "engine/chain/verify.h"
-#include "tools/gen/intent_gen.h"
 #include "stages/ingest/wall_time.h"
 #include "tests/support/alloc_counter.h"
+#include "tools/gen/intent_gen.h"
 
 namespace raregen::pipeline {
 namespace {

@@ -19,8 +19,8 @@
 #include "engine/flow/clock.h"
 #include "engine/model/facts.h"
 #include "engine/model/job.h"
+#include "engine/model/utxo_ring.h"
 #include "stages/sign/sign_stage.h"
-#include "storage/utxo/utxo_ring.h"
 
 namespace raregen::sign::testing {
 

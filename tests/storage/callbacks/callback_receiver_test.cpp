@@ -11,9 +11,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "service/http/http_client.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
-#include "service/http/http_client.h"
 
 namespace raregen::callbacks {
 namespace {

@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "storage/utxo/utxo_ring.h"
+#include "engine/model/utxo_ring.h"
 #include "tests/storage/pool/pool_test_util.h"
 
 namespace raregen::pool {

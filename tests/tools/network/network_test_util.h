@@ -13,8 +13,8 @@
 #include "engine/chain/fees.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
-#include "tools/network/arc_network.h"
 #include "service/http/http_client.h"
+#include "tools/network/arc_network.h"
 
 namespace raregen::network::test {
 

@@ -63,9 +63,9 @@ TEST(Conventions, EverySubcommandHasHelp) {
         }
     }
     // The walk reached the commands the README documents, at every depth.
-    for (const char* known : {"tx decode", "keys generate", "keys register", "gen intents",
-                              "gen utxos", "run", "utxos split", "utxos status", "network serve",
-                              "demo"})
+    for (const char* known :
+         {"tx decode", "keys generate", "keys register", "gen intents", "gen utxos", "run",
+          "utxos split", "utxos status", "network serve", "demo"})
         EXPECT_NE(std::find(leaves.begin(), leaves.end(), known), leaves.end())
             << "the help walk did not reach `raregen " << known << "`";
     EXPECT_GE(checked, 20u);

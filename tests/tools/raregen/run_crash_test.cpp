@@ -86,7 +86,7 @@ struct SinkView {
     std::size_t publications = 0;       // distinct transactions carrying a record hash
     std::map<std::string, std::set<std::string>> txids_by_record;  // record hash -> txids
     std::map<std::string, std::set<std::string>> txids_by_outpoint;
-    std::set<std::string> txids;  // of the publications
+    std::set<std::string> txids;           // of the publications
     std::vector<jobs::HandedOver> handed;  // every distinct transaction, for the audit
     std::vector<std::string> problems;
 };

@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "tools/gen/intent_gen.h"
 #include "tests/stages/ingest/fuzz/fuzz_input.h"
+#include "tools/gen/intent_gen.h"
 
 namespace {
 

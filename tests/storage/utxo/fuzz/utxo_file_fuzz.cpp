@@ -25,8 +25,8 @@
 #include <string_view>
 #include <tuple>
 
-#include "storage/utxo/utxo_file.h"
 #include "engine/chain/tx.h"
+#include "storage/utxo/utxo_file.h"
 
 namespace {
 

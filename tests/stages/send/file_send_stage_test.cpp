@@ -1,4 +1,4 @@
-#include "stages/send/send_stage.h"
+#include "stages/send/file_send_stage.h"
 
 #include <gtest/gtest.h>
 
@@ -46,12 +46,12 @@ class FlakySink final : public TxSink {
     int m_calls = 0;
 };
 
-TEST(SendStage, EveryJobOnceThroughAFlakySinkThenFlush) {
+TEST(FileSendStage, EveryJobOnceThroughAFlakySinkThenFlush) {
     JobChannel in(8);
     auto feed = in.make_producer();
     model::CountingFactSink facts;
     FlakySink sink;
-    SendStage stage(in, sink, facts);
+    FileSendStage stage(in, sink, facts);
     for (std::uint8_t i = 1; i <= 6; ++i)
         ASSERT_TRUE(feed.try_enqueue(job_with_bytes(i)));
     feed.close();

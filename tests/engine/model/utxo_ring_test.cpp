@@ -1,4 +1,4 @@
-#include "storage/utxo/utxo_ring.h"
+#include "engine/model/utxo_ring.h"
 
 #include <gtest/gtest.h>
 

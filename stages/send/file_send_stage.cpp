@@ -1,13 +1,13 @@
-#include "stages/send/send_stage.h"
+#include "stages/send/file_send_stage.h"
 
 namespace raregen::send {
 
-SendStage::SendStage(flow::Channel<model::Job>& input, TxSink& sink, model::FactSink& facts)
+FileSendStage::FileSendStage(flow::Channel<model::Job>& input, TxSink& sink, model::FactSink& facts)
     : m_in(input.make_consumer()), m_input(input), m_sink(sink), m_facts(facts) {
     counters().set_depth_gauge(flow::depth_gauge_of(input));
 }
 
-flow::Step SendStage::step(flow::Nanos now, std::size_t budget) noexcept {
+flow::Step FileSendStage::step(flow::Nanos now, std::size_t budget) noexcept {
     if (m_finished) return flow::Step::finished;
     bool progressed = false;
     for (std::size_t moved = 0; moved < budget; ++moved) {

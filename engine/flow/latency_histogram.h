@@ -1,12 +1,13 @@
 #pragma once
-// LatencyHistogram: durations from intake to sent, for the run's report
-// (p50/p99). Log-linear buckets (16 per power of two of microseconds, so a
-// quantile is within ~6% of the truth) from 1 us to ~half a day, in a fixed
-// array: record() never allocates.
+// LatencyHistogram: durations for reports and metrics (p50/p99): intake to
+// sent in the send stage, one ARC request in the ARC client. Log-linear
+// buckets (16 per power of two of microseconds, so a quantile is within ~6%
+// of the truth) from 1 us to 2^39 us (six days), in a fixed array: record()
+// never allocates.
 //
-// Threads: one writer (the send stage); quantile()/count() may be called by
-// other threads (relaxed atomics: a report taken while running is
-// approximate, one taken after the run is exact).
+// Threads: record() from any thread; quantile()/count() from any thread
+// (relaxed atomics: a report taken while running is approximate, one taken
+// after the writers stopped is exact).
 
 #include <array>
 #include <atomic>
@@ -14,7 +15,7 @@
 #include <chrono>
 #include <cstdint>
 
-namespace raregen::send {
+namespace raregen::flow {
 
 class LatencyHistogram {
   public:
@@ -62,4 +63,4 @@ class LatencyHistogram {
     std::atomic<std::uint64_t> m_count{0};
 };
 
-}  // namespace raregen::send
+}  // namespace raregen::flow

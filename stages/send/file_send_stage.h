@@ -1,5 +1,5 @@
 #pragma once
-// SendStage: the last stage. Hands each released job to a TxSink and
+// FileSendStage: the last stage. Hands each released job to a TxSink and
 // reports FactKind::tx_sent (or job_failed when the sink refuses it for good).
 // At end of stream it flushes the sink before finishing, so a drained run
 // has everything on disk or on the network.
@@ -14,9 +14,9 @@
 
 namespace raregen::send {
 
-class SendStage final : public flow::Stage {
+class FileSendStage final : public flow::Stage {
   public:
-    SendStage(flow::Channel<model::Job>& input, TxSink& sink, model::FactSink& facts);
+    FileSendStage(flow::Channel<model::Job>& input, TxSink& sink, model::FactSink& facts);
 
     flow::Step step(flow::Nanos now, std::size_t budget) noexcept override;
     std::string_view name() const noexcept override { return "send"; }
