@@ -41,6 +41,8 @@
 #include <utility>
 #include <vector>
 
+#include "storage/pg/secrets.h"
+
 namespace raregen::pg {
 
 // Outcome of an operation that can fail: ok, or what went wrong (never a
@@ -268,27 +270,6 @@ class Connection {
     PGconn* m_conn = nullptr;
 };
 
-// Returns `message` with every secret of `conninfo` removed: the password
-// value (as written and percent-decoded, wherever it appears), the value of
-// any `password=` pair and the password part of any `scheme://user:pass@`
-// URL in the message. Safe on malformed connection strings. Use it on any
-// text that may echo a connection string. Every occurrence of the password
-// is masked, so a one- or two-character password makes messages hard to read
-// (never leaky).
-std::string scrub_secrets(std::string_view message, std::string_view conninfo);
 
-// Same, also removing each of `extra_secrets` (e.g. a password libpq read
-// from a password file or $PGPASSWORD).
-std::string scrub_secrets(std::string_view message, std::string_view conninfo,
-                          std::span<const std::string> extra_secrets);
-
-// The non-secret parts of a connection string, safe to log and show:
-// "host=... port=... dbname=... user=..." (what is set); never the password.
-// "(unparseable connection string)" if libpq cannot parse it.
-std::string describe_target(std::string_view conninfo);
-
-// Quotes a value for a key=value connection string ('...' with \ and '
-// escaped) when it needs quoting (empty, spaces, quotes, backslashes).
-std::string quote_conninfo_value(std::string_view value);
 
 }  // namespace raregen::pg
