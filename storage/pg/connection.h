@@ -270,6 +270,4 @@ class Connection {
     PGconn* m_conn = nullptr;
 };
 
-
-
 }  // namespace raregen::pg

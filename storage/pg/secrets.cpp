@@ -11,7 +11,6 @@ namespace {
 
 constexpr std::string_view k_mask = "***";
 
-
 bool starts_with_ci(std::string_view s, std::string_view prefix) {
     if (s.size() < prefix.size()) return false;
     for (std::size_t i = 0; i < prefix.size(); ++i) {

@@ -23,9 +23,9 @@
 #include "engine/chain/keys.h"
 #include "engine/chain/publication.h"
 #include "engine/chain/script.h"
-#include "engine/chain/split.h"
 #include "engine/chain/tx.h"
 #include "service/http/arc_calls.h"
+#include "service/split/split.h"
 #include "stages/send/arc_answer.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/migrations.h"
@@ -38,8 +38,6 @@ namespace raregen::cli {
 
 using http::arc_api_key_from_env;
 using http::arc_policy_fee;
-using http::Broadcast;
-using http::broadcast_until_known;
 
 namespace {
 
@@ -216,74 +214,58 @@ int run_split(const SplitOptions& o) {
     if (const auto policy = arc_policy_fee(url, api_key); policy && policy->at_least(rate))
         rate = *policy;
 
-    chain::Utxo funding = *from.value;
-    std::size_t left = o.count, txs = 0, retries = 0, lookups = 0;
-    Json txids = Json::array();
-    int rc = k_exit_ok;
-    while (left > 0) {
-        const std::size_t k = std::min(left, o.per_tx);
-        const chain::SplitResult split = chain::build_split(key, funding, k, o.each, rate);
-        if (!split.ok()) {
-            rc = usage_error(split.error);
-            break;
-        }
-        chain::Bytes ef;
-        chain::serialize(split.tx, chain::TxFormat::extended, ef);
-        // Sent until ARC gives a verdict; an unknown answer is looked up by
-        // txid and the same bytes sent again, never a second transaction.
-        const Broadcast b = broadcast_until_known(url, api_key, chain::hash_to_display(split.txid),
-                                                  std::string(ef.begin(), ef.end()), o.attempts);
-        retries += static_cast<std::size_t>(b.posts - 1);
-        lookups += static_cast<std::size_t>(b.lookups);
-        if (b.verdict != Broadcast::Verdict::accepted) {
-            const bool unknown = b.verdict == Broadcast::Verdict::unknown;
-            // The split may be on the network: its input must not be used
-            // again until that is known.
-            if (unknown) funding = chain::Utxo{};
-            rc = internal_error(
-                "ARC did not accept split transaction " + chain::hash_to_display(split.txid) +
-                ": " + b.detail +
-                (unknown ? " (no verdict after " + std::to_string(b.posts) +
-                               " attempts: the split may be on the network; check GET /v1/tx/" +
-                               chain::hash_to_display(split.txid) + " before using its input again)"
-                         : std::string()) +
-                (txs > 0 ? " (the " + std::to_string(txs) + " accepted before it are in --out)"
-                         : ""));
-            break;
-        }
-        ++txs;
-        txids.push_back(chain::hash_to_display(split.txid));
-        std::vector<pool::ImportUtxo> rows;
-        const std::string display = chain::hash_to_display(split.txid);
-        for (std::size_t v = 0; v < k; ++v) {
-            chain::Utxo u;
-            u.outpoint = chain::OutPoint{split.txid, static_cast<std::uint32_t>(v)};
-            u.value = o.each;
-            if (out != nullptr)
-                std::fprintf(out, "%s:%zu %lld\n", display.c_str(), v,
-                             static_cast<long long>(o.each));
-            if (db) rows.push_back(pool::ImportUtxo{u, std::nullopt, std::nullopt});
-        }
-        if (out != nullptr) std::fflush(out);
-        if (db) {
-            const auto imported = pool::import_utxos(*db, rows, pool::Purpose::publish);
-            if (!imported.ok()) {
-                rc = internal_error("importing the split outputs failed: " +
-                                    imported.status.message());
-                break;
+    service::SplitPlan plan;
+    plan.funding = *from.value;
+    plan.count = o.count;
+    plan.each = o.each;
+    plan.per_tx = o.per_tx;
+    plan.rate = rate;
+    plan.attempts = o.attempts;
+    plan.arc_url = url;
+    plan.api_key = api_key;
+    // Each accepted split's outputs: to --out (flushed), then to the table.
+    const service::SplitOutcome done = service::split_funding(
+        key, plan,
+        [&](const std::string& txid, std::span<const chain::Utxo> outputs) -> std::string {
+            std::vector<pool::ImportUtxo> rows;
+            for (const chain::Utxo& u : outputs) {
+                if (out != nullptr)
+                    std::fprintf(out, "%s:%u %lld\n", txid.c_str(), u.outpoint.vout,
+                                 static_cast<long long>(u.value));
+                if (db) rows.push_back(pool::ImportUtxo{u, std::nullopt, std::nullopt});
             }
-        }
-        left -= k;
-        if (split.change == 0) {
-            if (left > 0)
-                rc = usage_error("the funding ran out with " + std::to_string(left) +
-                                 " outputs still to make: fund the key with more");
-            funding = chain::Utxo{};
+            if (out != nullptr) std::fflush(out);
+            if (db) {
+                const auto imported = pool::import_utxos(*db, rows, pool::Purpose::publish);
+                if (!imported.ok())
+                    return "importing the split outputs failed: " + imported.status.message();
+            }
+            return {};
+        });
+    using Stop = service::SplitOutcome::Stop;
+    int rc = k_exit_ok;
+    switch (done.stop) {
+        case Stop::done:
             break;
-        }
-        funding.outpoint = chain::OutPoint{split.txid, static_cast<std::uint32_t>(k)};
-        funding.value = split.change;
+        case Stop::bad_plan:
+        case Stop::funding_ran_out:
+            rc = usage_error(done.error);
+            break;
+        case Stop::refused:
+        case Stop::unknown:
+            rc = internal_error(done.error + (done.transactions > 0
+                                                  ? " (the " + std::to_string(done.transactions) +
+                                                        " accepted before it are in --out)"
+                                                  : std::string()));
+            break;
+        case Stop::sink_failed:
+            rc = internal_error(done.error);
+            break;
     }
+    const std::size_t txs = done.transactions, retries = done.retries, lookups = done.lookups;
+    const std::size_t left = o.count - done.outputs;
+    const chain::Utxo funding = done.change;
+    Json txids = done.txids;
     if (out != nullptr && std::fclose(out) != 0 && rc == k_exit_ok)
         rc = internal_error("writing --out " + o.out + " failed");
     Json j;
