@@ -104,9 +104,9 @@
 #include "engine/model/fixed_string.h"
 #include "engine/model/job.h"
 #include "stages/ingest/jcs.h"
-#include "stages/ingest/nonce_store.h"
-#include "stages/ingest/signer_registry.h"
-#include "stages/ingest/wall_time.h"
+#include "engine/model/nonce_store.h"
+#include "engine/model/signer_registry.h"
+#include "engine/model/wall_time.h"
 
 namespace raregen::ingest {
 

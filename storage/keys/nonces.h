@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "stages/ingest/nonce_store.h"
+#include "engine/model/nonce_store.h"
 #include "storage/pg/connection.h"
 
 namespace raregen::keys {

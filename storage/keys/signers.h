@@ -23,7 +23,7 @@
 #include <string_view>
 #include <vector>
 
-#include "stages/ingest/signer_registry.h"
+#include "engine/model/signer_registry.h"
 #include "storage/pg/connection.h"
 
 namespace raregen::keys {

@@ -46,7 +46,7 @@
 #include "engine/chain/keys.h"
 #include "stages/ingest/intent.h"
 #include "stages/ingest/jcs.h"
-#include "stages/ingest/wall_time.h"
+#include "engine/model/wall_time.h"
 
 namespace raregen::ingest {
 

@@ -67,9 +67,9 @@
 #include "engine/flow/clock.h"
 #include "engine/model/facts.h"
 #include "engine/model/utxo_ring.h"
-#include "stages/ingest/nonce_store.h"
-#include "stages/ingest/signer_registry.h"
-#include "stages/ingest/wall_time.h"
+#include "engine/model/nonce_store.h"
+#include "engine/model/signer_registry.h"
+#include "engine/model/wall_time.h"
 #include "stages/pipeline/pipeline.h"
 #include "tools/gen/intent_gen.h"
 

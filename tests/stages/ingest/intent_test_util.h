@@ -22,7 +22,7 @@
 #include "engine/chain/keys.h"
 #include "stages/ingest/base64.h"
 #include "stages/ingest/jcs.h"
-#include "stages/ingest/wall_time.h"
+#include "engine/model/wall_time.h"
 
 namespace raregen::ingest::test {
 

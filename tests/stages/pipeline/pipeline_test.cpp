@@ -21,7 +21,7 @@
 #include "engine/chain/publication.h"
 #include "engine/chain/tx.h"
 #include "engine/chain/verify.h"
-#include "stages/ingest/wall_time.h"
+#include "engine/model/wall_time.h"
 #include "tests/support/alloc_counter.h"
 #include "tools/gen/intent_gen.h"
 

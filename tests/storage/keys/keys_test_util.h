@@ -8,7 +8,7 @@
 
 #include "engine/chain/bytes.h"
 #include "engine/chain/keys.h"
-#include "stages/ingest/signer_registry.h"
+#include "engine/model/signer_registry.h"
 #include "storage/pg/connection.h"
 #include "storage/pg/migrations.h"
 

@@ -12,7 +12,7 @@
 #include <chrono>
 #include <string_view>
 
-#include "stages/ingest/wall_time.h"
+#include "engine/model/wall_time.h"
 
 namespace raregen::ingest::fuzz {
 

@@ -35,8 +35,8 @@
 #include "engine/chain/hash.h"
 #include "stages/ingest/intent.h"
 #include "stages/ingest/jcs.h"
-#include "stages/ingest/nonce_store.h"
-#include "stages/ingest/signer_registry.h"
+#include "engine/model/nonce_store.h"
+#include "engine/model/signer_registry.h"
 #include "tests/stages/ingest/fuzz/fuzz_input.h"
 
 namespace {

@@ -1,16 +1,22 @@
-#include "stages/ingest/nonce_store.h"
+#include "engine/model/nonce_store.h"
 
 #include <gtest/gtest.h>
 
 #include <array>
 #include <string>
-
-#include "tests/stages/ingest/intent_test_util.h"
+#include <string_view>
 
 namespace raregen::ingest {
 namespace {
 
 using namespace std::chrono_literals;
+
+// prefix + decimal i. (GCC 12 -Wrestrict misfires on `"lit" + std::to_string(i)`.)
+std::string numbered(std::string_view prefix, long long i) {
+    std::string s(prefix);
+    s += std::to_string(i);
+    return s;
+}
 
 const WallTime k_t0{std::chrono::seconds{1714564800}};
 
@@ -52,13 +58,13 @@ TEST(InMemoryNonceStore, FullOfLiveEntriesRefusesInsteadOfForgetting) {
     ASSERT_EQ(store.slot_count(), 8u);  // bit_ceil(2 * capacity)
     const auto a = pubkey(1);
     for (int i = 0; i < 8; ++i) {
-        ASSERT_EQ(store.record(a, test::numbered("n", i), k_t0 + std::chrono::seconds{i}),
+        ASSERT_EQ(store.record(a, numbered("n", i), k_t0 + std::chrono::seconds{i}),
                   NonceRecord::recorded);
     }
     EXPECT_EQ(store.record(a, "extra", k_t0 + 10s), NonceRecord::full);
     // Nothing was forgotten to make room.
     for (int i = 0; i < 8; ++i)
-        EXPECT_TRUE(store.check(a, test::numbered("n", i), k_t0 + 10s));
+        EXPECT_TRUE(store.check(a, numbered("n", i), k_t0 + 10s));
     EXPECT_FALSE(store.check(a, "extra", k_t0 + 10s));
     // When the oldest entry (n0, at t0) expires, exactly one slot frees up.
     const WallTime later = k_t0 + 15min + 1ns;
@@ -74,15 +80,14 @@ TEST(InMemoryNonceStore, LargeTableHoldsItsCapacity) {
     InMemoryNonceStore store(k_capacity, 15min);
     const auto a = pubkey(7);
     for (std::size_t i = 0; i < k_capacity; ++i) {
-        ASSERT_EQ(store.record(a, test::numbered("nonce-", i), k_t0), NonceRecord::recorded) << i;
+        ASSERT_EQ(store.record(a, numbered("nonce-", i), k_t0), NonceRecord::recorded) << i;
     }
     for (std::size_t i = 0; i < k_capacity; ++i) {
-        ASSERT_TRUE(store.check(a, test::numbered("nonce-", i), k_t0)) << i;
+        ASSERT_TRUE(store.check(a, numbered("nonce-", i), k_t0)) << i;
     }
     // A whole new generation after the retention reuses the slots.
     for (std::size_t i = 0; i < k_capacity; ++i) {
-        ASSERT_EQ(store.record(a, test::numbered("next-", i), k_t0 + 16min), NonceRecord::recorded)
-            << i;
+        ASSERT_EQ(store.record(a, numbered("next-", i), k_t0 + 16min), NonceRecord::recorded) << i;
     }
     EXPECT_FALSE(store.check(a, "nonce-1", k_t0 + 16min));
     EXPECT_TRUE(store.check(a, "next-1", k_t0 + 16min));

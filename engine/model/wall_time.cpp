@@ -1,4 +1,4 @@
-#include "stages/ingest/wall_time.h"
+#include "engine/model/wall_time.h"
 
 namespace raregen::ingest {
 

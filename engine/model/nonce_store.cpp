@@ -1,4 +1,4 @@
-#include "stages/ingest/nonce_store.h"
+#include "engine/model/nonce_store.h"
 
 #include <bit>
 #include <cstring>

@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include "stages/ingest/wall_time.h"
+#include "engine/model/wall_time.h"
 
 namespace raregen::ingest {
 

@@ -1,4 +1,4 @@
-#include "stages/ingest/signer_registry.h"
+#include "engine/model/signer_registry.h"
 
 #include <gtest/gtest.h>
 
