@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -15,12 +16,12 @@
 #include "engine/flow/clock.h"
 #include "engine/flow/signals.h"
 #include "engine/model/facts.h"
-#include "engine/model/utxo_ring.h"
-#include "service/engine/legacy.h"
-#include "stages/ingest/intent.h"
 #include "engine/model/nonce_store.h"
 #include "engine/model/signer_registry.h"
+#include "engine/model/utxo_ring.h"
 #include "engine/model/wall_time.h"
+#include "service/engine/legacy.h"
+#include "stages/ingest/intent.h"
 #include "stages/pipeline/pipeline.h"
 #include "stages/sign/resigner.h"
 #include "storage/callbacks/callback_receiver.h"
@@ -72,6 +73,12 @@ struct Engine::Parts {
     std::optional<pool::PoolFeeder> pool_feeder;
     std::optional<jobs::JobFeeder> job_feeder;
     std::optional<flow::SignalDrain> drain;
+
+    // For request_stop() and progress() from any thread: the pipeline once
+    // it runs (t0 is set before it is published), and a stop asked for early.
+    std::atomic<pipeline::Pipeline*> running{nullptr};
+    std::atomic<bool> stop_requested{false};
+    bool start_called = false;
 
     // Running state.
     std::chrono::steady_clock::time_point t0;
@@ -141,12 +148,8 @@ Engine::~Engine() {
     }
 }
 
-EngineError Engine::start() {
-    const EngineConfig& o = m_config;
-    Parts& p = *m_parts;
+EngineError Engine::check(const EngineConfig& o) {
     using E = EngineError;
-
-    // ---- settings, each checked before anything starts ----
     if (!o.key) return E::usage("a publication key is required");
     if (o.fee_rate.bytes == 0) return E::usage("the fee rate's BYTES must be above 0");
     if (o.rate == 0 || o.period.count() <= 0)
@@ -165,14 +168,43 @@ EngineError Engine::start() {
     if (o.memory && o.service) return E::usage("a service needs a database (not --memory)");
     if (o.memory && o.registered_file.empty())
         return E::usage("--registered is required with --memory");
+    if (o.arc && !o.callback_listen.empty() && (o.memory || o.arc->callback_token.empty()))
+        return E::usage(
+            "--callback-listen needs a database (not --memory) and --callback-token-file (the "
+            "token ARC must send back)");
+    return {};
+}
+
+EngineError Engine::start() {
+    Parts& p = *m_parts;
+    if (p.start_called) return EngineError::usage("Engine::start() called twice");
+    p.start_called = true;
+    EngineError e;
+    try {
+        e = start_parts();
+    } catch (const std::exception& ex) {
+        e = EngineError::internal(std::string("starting the engine failed: ") + ex.what());
+    }
+    if (e && !p.started) {
+        // Nothing runs: stop what did start, before the parts go away.
+        p.runner.store(nullptr, std::memory_order_release);
+        if (p.arc) p.arc->stop();
+        if (p.receiver) p.receiver->stop();
+    }
+    return e;
+}
+
+EngineError Engine::start_parts() {
+    const EngineConfig& o = m_config;
+    Parts& p = *m_parts;
+    using E = EngineError;
+
+    // ---- settings, each checked before anything starts ----
+    if (EngineError e = check(o); e) return e;
     std::optional<send::ArcSettings> arc_settings = o.arc;
     std::string listen_host;
     int listen_port = 0;
     if (arc_settings) {
-        if (!o.callback_listen.empty() && (o.memory || arc_settings->callback_token.empty()))
-            return E::usage(
-                "--callback-listen needs a database (not --memory) and --callback-token-file "
-                "(the token ARC must send back)");
         if (!o.callback_listen.empty() &&
             !split_listen(o.callback_listen, listen_host, listen_port))
             return E::usage(
@@ -180,7 +212,7 @@ EngineError Engine::start() {
                 "127.0.0.1:0, got '" +
                 o.callback_listen + "'");
         try {
-            send::ArcClient check(*arc_settings);  // checked before a database starts
+            send::ArcClient check_settings(*arc_settings);  // before a database starts
         } catch (const std::invalid_argument& e) {
             return E::usage(e.what());
         }
@@ -231,8 +263,7 @@ EngineError Engine::start() {
 
     // ---- UTXOs ----
     if (o.memory) {
-        if (o.utxos.empty()) return E::usage("--utxos is required with --memory");
-        p.ring.emplace(o.utxos.size());
+        p.ring.emplace(std::max<std::size_t>(o.utxos.size(), 1));
         if (p.ring->try_push_bulk(o.utxos) != o.utxos.size())
             return E::internal("the UTXO ring refused outpoints it has room for");
         p.ring->close();  // the file is all there is: jobs beyond it fail instead of waiting
@@ -436,6 +467,8 @@ EngineError Engine::start() {
     if (o.handle_signals) p.drain.emplace(p.pipe->runner());
     p.pipe->start();
     p.started = true;
+    p.running.store(&*p.pipe, std::memory_order_release);
+    if (p.stop_requested.load(std::memory_order_acquire)) p.pipe->request_stop();
     if (o.progress_interval.count() > 0) {
         p.progress = std::thread([this] {
             Parts& q = *m_parts;
@@ -502,19 +535,22 @@ void Engine::wait() {
 }
 
 void Engine::request_stop() noexcept {
-    if (m_parts->pipe) m_parts->pipe->request_stop();
+    Parts& p = *m_parts;
+    p.stop_requested.store(true, std::memory_order_release);
+    if (pipeline::Pipeline* pipe = p.running.load(std::memory_order_acquire)) pipe->request_stop();
 }
 
 EngineProgress Engine::progress() const {
     const Parts& p = *m_parts;
     EngineProgress g;
-    if (!p.pipe) return g;
+    const pipeline::Pipeline* pipe = p.running.load(std::memory_order_acquire);
+    if (pipe == nullptr) return g;
     g.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - p.t0).count();
-    g.read = p.pipe->ingest().lines_read();
-    g.accepted = p.pipe->ingest().accepted();
-    g.rejected = p.pipe->ingest().counters().rejected();
-    g.signed_count = p.pipe->sign().signed_count();
-    g.sent = p.sent();
+    g.read = pipe->ingest().lines_read();
+    g.accepted = pipe->ingest().accepted();
+    g.rejected = pipe->ingest().counters().rejected();
+    g.signed_count = pipe->sign().signed_count();
+    g.sent = pipe->send() != nullptr ? pipe->send()->sent() : pipe->network_send()->sent();
     g.utxos_in_ring = p.ring->depth();
     return g;
 }

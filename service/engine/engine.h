@@ -11,10 +11,10 @@
 //             reclaimed; what the old RareGen service left, reported or taken
 //             over), the graph, the ARC client's start (policy read), then the
 //             storage threads: write-behind, UTXO pool feeder, job feeder
-//   wait()    until the run ends, then stops in the reverse order: ARC client,
-//             callbacks (after an optional wait for confirmations), job
-//             feeder, pool feeder (unused leases returned), write-behind (every
-//             fact flushed)
+//   wait()    until the graph has drained, then stops the rest in this order:
+//             ARC client, callbacks (after an optional wait for
+//             confirmations), job feeder, pool feeder (unused leases
+//             returned), write-behind (every fact flushed)
 //
 // A run ends when its intake file is read and every accepted job has left
 // the graph (`service = false`), or when request_stop() is called or, with
@@ -25,8 +25,10 @@
 // come from the signer file, facts are only counted.
 //
 // Threads: every member function from the owning thread, except
-// request_stop() and progress() (any thread).
+// request_stop() and progress() (any thread, any time: a stop asked for
+// before or during start() takes effect as soon as the graph runs).
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,7 +51,10 @@ using Json = nlohmann::ordered_json;
 
 struct EngineConfig {
     // ---- intake ----
-    int input_fd = -1;  // NDJSON intents (file, pipe, stdin); -1: none (queued rows only)
+    // NDJSON intents (file, pipe, stdin); -1: none (queued rows only). The
+    // caller owns the descriptor and the reject sink; both must outlive the
+    // engine.
+    int input_fd = -1;
     ingest::RejectSink* reject_sink = nullptr;  // one line per rejected intent (may be null)
     std::chrono::seconds max_age{600};          // oldest record timestamp accepted
     std::uint64_t seed = 0;                     // job ids; 0: random
@@ -59,8 +64,9 @@ struct EngineConfig {
     // "PUBKEY_HEX [active|revoked]" lines: the registry itself with `memory`;
     // with a database, registered in registered_keys first (may be empty).
     std::string registered_file;
-    // With `memory` the ring's whole content; with a database imported into
-    // the `utxos` table (purpose publish) before the run leases from it.
+    // With `memory` the ring's whole content (may be empty: jobs then fail
+    // no_utxo); with a database imported into the `utxos` table (purpose
+    // publish) before the run leases from it.
     std::vector<chain::Utxo> utxos;
 
     // ---- storage ----
@@ -124,8 +130,11 @@ class Engine {
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
 
+    // The settings alone, checked without touching a file or a database (a
+    // caller runs it before reading its inputs); start() checks them too.
+    static EngineError check(const EngineConfig& config);
     // Assembles and starts everything. After an error nothing runs and the
-    // engine can only be destroyed.
+    // engine can only be destroyed. Never throws. Once only.
     EngineError start();
     // Blocks until the run ends, then winds every part down in order.
     void wait();
@@ -152,6 +161,7 @@ class Engine {
 
   private:
     struct Parts;
+    EngineError start_parts();
     EngineConfig m_config;
     std::unique_ptr<Parts> m_parts;
 };

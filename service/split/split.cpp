@@ -64,7 +64,10 @@ SplitOutcome split_funding(const chain::PublicationKey& key, const SplitPlan& pl
         }
         if (std::string e = on_accepted(display, outputs); !e.empty()) {
             out.stop = SplitOutcome::Stop::sink_failed;
-            out.error = std::move(e);
+            out.error = "split transaction " + display + " is on the network but its " +
+                        std::to_string(k) + " outputs were not recorded (" + e +
+                        "): import them by hand (outpoints " + display + ":0.." +
+                        std::to_string(k - 1) + ")";
             return out;
         }
         if (split.change == 0 && left > 0) {

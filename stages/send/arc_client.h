@@ -118,8 +118,9 @@ struct ArcStats {
     std::uint64_t policy_reads = 0;     // successful GET /v1/policy (start-up included)
     std::uint64_t policy_failures = 0;  // failed GET /v1/policy
     std::uint64_t status_checks = 0;    // GET /v1/tx/{txid} for recovered jobs
-    // Request latency (completed requests), from a log2 histogram: upper
-    // bound of the bucket holding the percentile, microseconds. 0: none yet.
+    // Request latency (completed requests), from flow::LatencyHistogram
+    // (log-linear, within ~6%): upper bound of the bucket holding the
+    // percentile, microseconds. 0: none yet.
     std::uint64_t latency_p50_us = 0;
     std::uint64_t latency_p99_us = 0;
 };

@@ -83,6 +83,12 @@ SELECT record_hash, coalesce(txid, ''), status, coalesce(error_code, ''),
         } else if (status == "failed") {
             ++out.failed;
             ++out.failed_by_code[std::string(jobs.text(i, 3))];
+            if (jobs.text(i, 3).empty()) {
+                ++out.failed_without_code;
+                if (out.example.empty())
+                    out.example = "a failed job without its error code: record hash " +
+                                  std::string(jobs.text(i, 0));
+            }
         } else {
             ++out.unfinished;
             if (out.example.empty())
@@ -90,13 +96,24 @@ SELECT record_hash, coalesce(txid, ''), status, coalesce(error_code, ''),
                               std::string(jobs.text(i, 0));
         }
     }
+    if (instance_id.empty()) {
+        // Rows queued by anyone that no engine ever claimed are unfinished
+        // work too (the old service's finished history is not judged).
+        pg::Result waiting = conn.exec(
+            "SELECT count(*) FROM publish_jobs WHERE instance_id IS NULL AND status = 'queued'");
+        if (!waiting.ok()) return waiting.status();
+        const auto n = static_cast<std::uint64_t>(waiting.int64(0, 0).value_or(0));
+        out.unfinished += n;
+        if (n > 0 && out.example.empty())
+            out.example = std::to_string(n) + " queued rows no engine claimed";
+    }
     pg::Result utxo = conn.exec_params(R"SQL(
-SELECT count(*) FROM utxos u JOIN publish_jobs p
+SELECT count(*) FROM publish_jobs p LEFT JOIN utxos u
     ON p.spent_txid = u.txid AND p.spent_vout = u.vout
  WHERE p.instance_id IS NOT NULL AND p.instance_id <> 'legacy'
    AND ($1 = '' OR p.instance_id = $1)
    AND p.status IN ('sent', 'confirmed')
-   AND (u.status <> 'spent' OR u.spent_by_txid IS DISTINCT FROM p.txid))SQL",
+   AND (u.txid IS NULL OR u.status <> 'spent' OR u.spent_by_txid IS DISTINCT FROM p.txid))SQL",
                                        instance_id);
     if (!utxo.ok()) return utxo.status();
     out.utxo_disagrees = static_cast<std::uint64_t>(utxo.int64(0, 0).value_or(0));

@@ -6,11 +6,13 @@
 //
 // Over the database (the jobs of one instance, or of every raregen engine):
 //  - every job ended: sent/confirmed (with its txid and signed bytes) or
-//    failed (with its code); none left queued, batched or sending
+//    failed (with its code); none left queued, batched or sending (judging
+//    every engine's jobs, also no queued row that no engine claimed)
 //  - every batch id has exactly one publish_batches row whose job_count is
 //    the number of jobs carrying the id, and batch_seq 1..N without gap or
 //    repeat (rows of the old service, no raregen owner, are not judged)
-//  - every UTXO a job spent is `spent` by that job's txid
+//  - every UTXO a sent job spent has its `utxos` row, `spent` by that job's
+//    txid
 // Against what was handed over:
 //  - each sent job's record hash is published by exactly one transaction,
 //    and it is the job's txid; every publication is a sent job's; no
@@ -55,8 +57,9 @@ struct ExactlyOnceAudit {
     // The database.
     std::uint64_t jobs = 0, sent = 0, failed = 0, unfinished = 0;
     std::map<std::string, std::uint64_t> failed_by_code;
-    std::uint64_t sent_without_tx = 0;  // sent/confirmed without txid or signed bytes
-    std::uint64_t utxo_disagrees = 0;   // spent UTXO rows not `spent` by their job's txid
+    std::uint64_t sent_without_tx = 0;      // sent/confirmed without txid or signed bytes
+    std::uint64_t failed_without_code = 0;  // failed without an error code
+    std::uint64_t utxo_disagrees = 0;  // sent jobs whose UTXO row is missing or not spent by them
     BatchAudit batches;
     // Against what was handed over (compared = true).
     bool compared = false;
@@ -80,7 +83,8 @@ struct ExactlyOnceAudit {
 };
 
 // Audits the jobs of `instance_id` (every raregen job if empty); with
-// `handed` (may be null), against those transactions too.
+// `handed` (may be null), against those transactions too. No jobs at all is
+// ok(): callers that expect work check `sent` as well.
 pg::Status audit_exactly_once(pg::Connection& conn, const std::string& instance_id,
                               const std::vector<HandedOver>* handed, ExactlyOnceAudit& out);
 

@@ -130,6 +130,34 @@ int run_pipeline(const RunOptions& o) {
             as.callback_token = std::string(t.value->view());
         }
     }
+    c.max_age = std::chrono::seconds(o.max_age_s);
+    c.seed = o.seed;
+    c.registered_file = o.registered;
+    c.memory = o.memory;
+    c.keep_db = o.keep_db;
+    c.adopt_legacy = o.adopt_legacy;
+    c.ring_capacity = o.ring_capacity;
+    c.flush_max = static_cast<std::size_t>(o.flush_max);
+    c.lease = std::chrono::seconds(o.lease_s);
+    c.fee_rate = *fee;
+    c.change = o.change;
+    c.channel_capacity = o.channel_capacity;
+    c.batch_prefix = o.batch_prefix;
+    c.batch_window = std::chrono::milliseconds(o.window_ms);
+    c.max_batch_size = o.batch_size;
+    c.rate = o.rate;
+    c.period = std::chrono::milliseconds(o.period_ms);
+    c.no_gate = o.no_gate;
+    c.out_path = o.out;
+    c.encoding = o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex;
+    c.callback_listen = o.callback_listen;
+    c.callback_wait = std::chrono::milliseconds(static_cast<long long>(o.callback_wait_s * 1000));
+    c.progress_interval = std::chrono::milliseconds(static_cast<long long>(o.progress_s * 1000));
+
+    // Every setting checked before a file is read or truncated.
+    if (service::EngineError e = service::Engine::check(c); e) return usage_error(e.message);
+    if (o.memory && o.utxos.empty()) return usage_error("--utxos is required with --memory");
+
     if (!o.utxos.empty()) {
         utxo::UtxoFileResult utxos = utxo::load_utxo_file(o.utxos);
         if (!utxos.ok()) return usage_error(utxos.describe(o.utxos));
@@ -160,29 +188,6 @@ int run_pipeline(const RunOptions& o) {
         if (const char* url = std::getenv("DATABASE_URL"); url != nullptr) c.database_url = url;
 
     c.input_fd = fd;
-    c.max_age = std::chrono::seconds(o.max_age_s);
-    c.seed = o.seed;
-    c.registered_file = o.registered;
-    c.memory = o.memory;
-    c.keep_db = o.keep_db;
-    c.adopt_legacy = o.adopt_legacy;
-    c.ring_capacity = o.ring_capacity;
-    c.flush_max = static_cast<std::size_t>(o.flush_max);
-    c.lease = std::chrono::seconds(o.lease_s);
-    c.fee_rate = *fee;
-    c.change = o.change;
-    c.channel_capacity = o.channel_capacity;
-    c.batch_prefix = o.batch_prefix;
-    c.batch_window = std::chrono::milliseconds(o.window_ms);
-    c.max_batch_size = o.batch_size;
-    c.rate = o.rate;
-    c.period = std::chrono::milliseconds(o.period_ms);
-    c.no_gate = o.no_gate;
-    c.out_path = o.out;
-    c.encoding = o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex;
-    c.callback_listen = o.callback_listen;
-    c.callback_wait = std::chrono::milliseconds(static_cast<long long>(o.callback_wait_s * 1000));
-    c.progress_interval = std::chrono::milliseconds(static_cast<long long>(o.progress_s * 1000));
 
     // ---- the engine: start, run to the end, report ----
     service::Engine engine(std::move(c));
@@ -190,6 +195,13 @@ int run_pipeline(const RunOptions& o) {
         return e.kind == service::EngineError::Kind::usage ? usage_error(e.message)
                                                            : internal_error(e.message);
     engine.wait();
+    if (closer.rejects != nullptr) {
+        // Complete on disk before the summary says the run is over.
+        reject_writer.reset();
+        const bool closed = std::fclose(closer.rejects) == 0;
+        closer.rejects = nullptr;
+        if (!closed) warn("writing --rejects " + o.rejects + " failed");
+    }
     const int printed = print_json(engine.summary());
     if (service::EngineError e = engine.outcome(); e)
         return e.kind == service::EngineError::Kind::usage ? usage_error(e.message)

@@ -31,8 +31,7 @@ namespace {
 
 namespace ch = raregen::chain;
 
-// 21 million BSV: the most any output (or the sum of a transaction's
-// outputs) may carry.
+// The most any output (or the sum of a transaction's outputs) may carry.
 using raregen::chain::k_max_money;
 
 std::string_view trim(std::string_view s) {

@@ -195,8 +195,10 @@ TEST_F(EngineTest, AStopMidRunDrainsWhatWasAcceptedAndTheNextEngineFinishes) {
         c.input_fd = fd;
         Engine engine(std::move(c));
         ASSERT_FALSE(engine.start());
-        while (engine.progress().sent < 150)
+        const auto give_up = std::chrono::steady_clock::now() + 120s;
+        while (engine.progress().sent < 150 && std::chrono::steady_clock::now() < give_up)
             std::this_thread::sleep_for(5ms);
+        ASSERT_GE(engine.progress().sent, 150u) << "the engine stalled";
         engine.request_stop();
         engine.wait();
         ::close(fd);
@@ -268,6 +270,39 @@ SELECT format('job_%s_api', i), format('api-%s', i), '{}', encode(sha256(i::text
     EXPECT_EQ(a.matched, 30u);
     // The UTXOs it did not use went back to the pool.
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'available'"), "20");
+}
+
+TEST_F(EngineTest, AStopAskedForBeforeStartEndsAServiceAsSoonAsItRuns) {
+    const std::string db = fresh_database();
+    EngineConfig c = config(db);
+    c.service = true;  // would otherwise run until stopped
+    c.utxos = make_utxos(5, 5);
+    Engine engine(std::move(c));
+    engine.request_stop();  // e.g. SIGTERM while PostgreSQL was starting
+    ASSERT_FALSE(engine.start());
+    engine.wait();
+    EXPECT_FALSE(engine.outcome()) << engine.outcome().message;
+    // Nothing was leased for good: the UTXOs are back in the pool.
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'available'"), "5");
+}
+
+TEST_F(EngineTest, InMemoryWithoutUtxosFailsEachJobNoUtxoAndLosesNone) {
+    const Intents in = write_intents(m_dir, 40, 0.0, 13);
+    EngineConfig c = config("");
+    c.memory = true;
+    c.registered_file = in.registered;  // no UTXOs at all: a closed, empty ring
+    const int fd = ::open(in.file.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    c.input_fd = fd;
+    Engine engine(std::move(c));
+    ASSERT_FALSE(engine.start());
+    engine.wait();
+    ::close(fd);
+    const Json s = engine.summary();
+    EXPECT_EQ(s["intents"]["accepted"].get<std::size_t>(), 40u);
+    EXPECT_EQ(s["transactions"]["no_utxo"].get<std::size_t>(), 40u);
+    EXPECT_EQ(s["transactions"]["written"].get<std::size_t>(), 0u);
+    EXPECT_EQ(engine.unfunded(), 40u);
 }
 
 TEST_F(EngineTest, AStartThatFailsLeavesNothingRunningAndSaysWhy) {
