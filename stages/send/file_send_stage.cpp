@@ -35,10 +35,10 @@ flow::Step FileSendStage::step(flow::Nanos now, std::size_t budget) noexcept {
                               now))
             return progressed ? flow::Step::progressed : flow::Step::blocked;
         if (ok) {
-            ++m_sent;
+            m_sent.fetch_add(1, std::memory_order_relaxed);
             counters().add_out();
         } else {
-            ++m_failed;
+            m_failed.fetch_add(1, std::memory_order_relaxed);
             counters().add_rejected();
         }
         m_pending = Pending::none;

@@ -6,6 +6,9 @@
 //
 // Threads: one runner thread calls step(). Allocates nothing per item.
 
+#include <atomic>
+#include <cstdint>
+
 #include "engine/flow/channel.h"
 #include "engine/flow/stage.h"
 #include "engine/model/facts.h"
@@ -21,8 +24,9 @@ class FileSendStage final : public flow::Stage {
     flow::Step step(flow::Nanos now, std::size_t budget) noexcept override;
     std::string_view name() const noexcept override { return "send"; }
 
-    std::uint64_t sent() const noexcept { return m_sent; }
-    std::uint64_t failed() const noexcept { return m_failed; }
+    // Any thread (progress lines read them while the stage runs).
+    std::uint64_t sent() const noexcept { return m_sent.load(std::memory_order_relaxed); }
+    std::uint64_t failed() const noexcept { return m_failed.load(std::memory_order_relaxed); }
     bool flush_failed() const noexcept { return m_flush_failed; }
 
   private:
@@ -34,8 +38,8 @@ class FileSendStage final : public flow::Stage {
     model::FactSink& m_facts;
     model::Job m_job;
     Pending m_pending = Pending::none;
-    std::uint64_t m_sent = 0;
-    std::uint64_t m_failed = 0;
+    std::atomic<std::uint64_t> m_sent{0};
+    std::atomic<std::uint64_t> m_failed{0};
     bool m_flush_failed = false;
     bool m_finished = false;
 };
