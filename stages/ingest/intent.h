@@ -103,10 +103,10 @@
 #include "engine/chain/hash.h"
 #include "engine/model/fixed_string.h"
 #include "engine/model/job.h"
-#include "stages/ingest/jcs.h"
 #include "engine/model/nonce_store.h"
 #include "engine/model/signer_registry.h"
 #include "engine/model/wall_time.h"
+#include "stages/ingest/jcs.h"
 
 namespace raregen::ingest {
 

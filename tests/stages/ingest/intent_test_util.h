@@ -20,9 +20,9 @@
 #include "engine/chain/ecdsa.h"
 #include "engine/chain/hash.h"
 #include "engine/chain/keys.h"
+#include "engine/model/wall_time.h"
 #include "stages/ingest/base64.h"
 #include "stages/ingest/jcs.h"
-#include "engine/model/wall_time.h"
 
 namespace raregen::ingest::test {
 

@@ -33,10 +33,10 @@
 
 #include "engine/chain/bytes.h"
 #include "engine/chain/hash.h"
-#include "stages/ingest/intent.h"
-#include "stages/ingest/jcs.h"
 #include "engine/model/nonce_store.h"
 #include "engine/model/signer_registry.h"
+#include "stages/ingest/intent.h"
+#include "stages/ingest/jcs.h"
 #include "tests/stages/ingest/fuzz/fuzz_input.h"
 
 namespace {
