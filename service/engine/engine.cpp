@@ -166,6 +166,8 @@ EngineError Engine::check(const EngineConfig& o) {
             "where should the transactions go? Give --out FILE, or --arc-url URL (or ARC_URL) "
             "to broadcast them to ARC");
     if (o.memory && o.service) return E::usage("a service needs a database (not --memory)");
+    if (o.intake_queue != nullptr && (!o.service || o.input_fd >= 0))
+        return E::usage("an intake queue is a service's intake (service, and no input file)");
     if (o.memory && o.registered_file.empty())
         return E::usage("--registered is required with --memory");
     if (o.arc && !o.callback_listen.empty() && (o.memory || o.arc->callback_token.empty()))
@@ -365,6 +367,8 @@ EngineError Engine::start_parts() {
     config.ingest.wall_offset = ingest::wall_clock_offset(p.clock);
     config.ingest.validator.max_age = o.max_age;
     config.ingest.reject_sink = o.reject_sink;
+    config.ingest.queue = o.intake_queue;
+    if (o.intake_queue != nullptr) o.intake_queue->set_waker([&p] { p.wake(); });
     config.external_inputs = !o.memory;
 
     p.nonces.emplace(ingest::InMemoryNonceStore::k_default_capacity,
@@ -382,7 +386,10 @@ EngineError Engine::start_parts() {
         wo.instance_id = p.instance_id;
         wo.batch_prefix = config.batch_prefix;
         wo.max_flush = o.flush_max;
-        wo.on_durable = wake;
+        wo.on_durable = [&p, hook = o.on_durable] {
+            p.wake();
+            if (hook) hook();
+        };
         wo.on_log = p.log;
         p.wb.emplace(std::move(wo));
     }
@@ -714,6 +721,29 @@ const std::string& Engine::conninfo() const {
 
 const std::string& Engine::instance_id() const {
     return m_parts->instance_id;
+}
+
+const model::FactSink* Engine::facts() const {
+    const Parts& p = *m_parts;
+    if (p.wb) return &*p.wb;
+    return &p.counting_facts;
+}
+
+Engine::StorageHealth Engine::storage_health() const {
+    const Parts& p = *m_parts;
+    StorageHealth h;
+    if (!p.wb) return h;
+    h.healthy = p.wb->healthy();
+    const writebehind::WriteBehindStats s = p.wb->stats();
+    h.pending = s.pending;
+    if (!h.healthy) h.error = s.last_error;
+    return h;
+}
+
+std::optional<chain::FeeRate> Engine::network_fee_rate() const {
+    const Parts& p = *m_parts;
+    if (!p.arc) return std::nullopt;
+    return p.arc->fee_rate();
 }
 
 }  // namespace raregen::service

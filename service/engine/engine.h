@@ -56,8 +56,11 @@ struct EngineConfig {
     // engine.
     int input_fd = -1;
     ingest::RejectSink* reject_sink = nullptr;  // one line per rejected intent (may be null)
-    std::chrono::seconds max_age{600};          // oldest record timestamp accepted
-    std::uint64_t seed = 0;                     // job ids; 0: random
+    // A service's intake from other threads (the HTTP API), instead of a
+    // file: service only, input_fd -1. Not owned; must outlive the engine.
+    ingest::IntakeQueue* intake_queue = nullptr;
+    std::chrono::seconds max_age{600};  // oldest record timestamp accepted
+    std::uint64_t seed = 0;             // job ids; 0: random
 
     // ---- keys, signers, UTXOs ----
     std::optional<chain::PublicationKey> key;  // required
@@ -104,6 +107,9 @@ struct EngineConfig {
     std::chrono::milliseconds progress_interval{1000};  // 0: no progress lines
     std::string log_prefix = "raregen run";             // stderr lines "<prefix>: ..."
     std::function<void(std::string_view)> on_log;       // default: stderr
+    // Called on the write-behind's thread each time the durable watermark
+    // moves (the HTTP API wakes the requests waiting for it). May be empty.
+    std::function<void()> on_durable;
 };
 
 // Why start() refused, or how a run ended badly. `usage`: a setting or input
@@ -158,6 +164,19 @@ class Engine {
     // this engine's instance id.
     const std::string& conninfo() const;
     const std::string& instance_id() const;
+
+    // After start(): where facts go, for durable_through() and refused()
+    // (any thread).
+    const model::FactSink* facts() const;
+    struct StorageHealth {
+        bool healthy = true;
+        std::uint64_t pending = 0;  // facts emitted, not yet durable
+        std::string error;          // scrubbed; empty when healthy
+    };
+    // After start(), any thread: the write-behind's state.
+    StorageHealth storage_health() const;
+    // After start(), any thread: ARC's fee rate in force (none without ARC).
+    std::optional<chain::FeeRate> network_fee_rate() const;
 
   private:
     struct Parts;

@@ -135,7 +135,7 @@ IngestStage::IngestStage(int input_fd, flow::Channel<model::Job>& output, model:
                          flow::RunContext& context, NonceStore& nonces,
                          const SignerRegistry& signers, IngestOptions options)
     : m_fd(input_fd),
-      m_pollable(is_pollable(input_fd)),
+      m_pollable(options.queue == nullptr && is_pollable(input_fd)),
       m_out(output.make_producer()),
       m_facts(facts),
       m_context(context),
@@ -238,6 +238,20 @@ void IngestStage::reject_line(RejectReason reason, std::string_view field, std::
     counters().add_rejected();
     auto& c = m_rejects[static_cast<std::size_t>(reason)];
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (m_answer != nullptr) {
+        IntakeAnswer& a = *m_answer;
+        m_answer = nullptr;
+        a.reason = reason;
+        a.field.clear();
+        a.field.append(field);
+        a.message.clear();
+        a.message.append(message);
+        a.record_id_known = verdict != nullptr && verdict->record_id_known;
+        if (a.record_id_known) a.record_id = verdict->record_id;
+        a.record_hash_known = verdict != nullptr && verdict->record_hash_known;
+        if (a.record_hash_known) a.record_hash = verdict->record_hash;
+        IntakeQueue::complete(a, IntakeAnswer::Verdict::rejected);
+    }
     if (m_options.reject_sink == nullptr) return;
     RejectEvent e;
     e.line = m_line_no;
@@ -302,8 +316,20 @@ void IngestStage::handle_line(std::string_view line, flow::Nanos now) noexcept {
 
 bool IngestStage::deliver(flow::Nanos now) noexcept {
     if (m_pending == Pending::fact) {
-        if (!m_facts.try_emit(model::FactKind::job_accepted, m_job, now, m_canonical)) return false;
+        const model::FactTicket ticket =
+            m_facts.try_emit(model::FactKind::job_accepted, m_job, now, m_canonical);
+        if (ticket == 0) return false;
         m_pending = Pending::enqueue;
+        if (m_answer != nullptr) {
+            IntakeAnswer& a = *m_answer;
+            m_answer = nullptr;
+            a.job_id = m_job.job_id;
+            a.record_id_known = true;
+            a.record_id = m_job.record_id;
+            a.record_hash = m_job.record_hash;
+            a.ticket = ticket;
+            IntakeQueue::complete(a, IntakeAnswer::Verdict::accepted);
+        }
     }
     if (!m_out.try_enqueue(m_job)) return false;
     counters().add_out();
@@ -312,6 +338,7 @@ bool IngestStage::deliver(flow::Nanos now) noexcept {
 }
 
 flow::Step IngestStage::finish() noexcept {
+    if (m_options.queue != nullptr) m_options.queue->close();
     m_out.close();
     m_finished = true;
     m_done.store(true, std::memory_order_release);
@@ -325,6 +352,7 @@ flow::Step IngestStage::step(flow::Nanos now, std::size_t budget) noexcept {
         if (!deliver(now)) return flow::Step::blocked;
         progressed = true;
     }
+    if (m_options.queue != nullptr) return step_queue(now, budget, progressed);
     for (std::size_t n = 0; n < budget; ++n) {
         if (m_context.stop_requested()) return finish();
         std::string_view line;
@@ -344,6 +372,29 @@ flow::Step IngestStage::step(flow::Nanos now, std::size_t budget) noexcept {
         progressed = true;
         // Took a line but the job cannot leave yet: report the progress now
         // (upstream state changed); the next call reports blocked.
+        if (m_pending != Pending::none && !deliver(now)) return flow::Step::progressed;
+    }
+    return progressed ? flow::Step::progressed : flow::Step::idle;
+}
+
+flow::Step IngestStage::step_queue(flow::Nanos now, std::size_t budget, bool progressed) noexcept {
+    for (std::size_t n = 0; n < budget; ++n) {
+        if (m_context.stop_requested()) return finish();
+        IntakeQueue::Request r;
+        // Nothing waiting: submit() wakes the runner.
+        if (!m_options.queue->pop(r)) return progressed ? flow::Step::progressed : flow::Step::idle;
+        ++m_line_no;
+        m_answer = r.answer;
+        handle_line(r.body, now);
+        if (m_answer != nullptr && m_pending == Pending::none) {
+            // A blank body: not an item in a file, but a request to answer.
+            counters().add_in();
+            m_lines.store(m_lines.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            reject_line(RejectReason::bad_json, {},
+                        "the body is empty: send one JSON intent (a POST /v1/publish body)",
+                        nullptr);
+        }
+        progressed = true;
         if (m_pending != Pending::none && !deliver(now)) return flow::Step::progressed;
     }
     return progressed ? flow::Step::progressed : flow::Step::idle;

@@ -24,6 +24,11 @@
 //     readable from any thread while the stage runs) and, if a RejectSink is
 //     set, reported to it (line number, reason, field, message, recordId).
 //
+// Queue mode (IngestOptions::queue): the same checks over bodies submitted
+// by other threads (intake_queue.h); rejects are answered to the submitter
+// (and counted, and reported to the RejectSink with the request's number as
+// its line), an empty body is bad_json.
+//
 // Step: reads and validates at most `budget` lines per call. Stops at end of
 // input, or when the RunContext's stop flag is set: then it still hands on
 // the job it holds (nothing accepted is dropped), closes its output and
@@ -59,6 +64,7 @@
 #include "engine/flow/stage.h"
 #include "engine/model/facts.h"
 #include "engine/model/job.h"
+#include "stages/ingest/intake_queue.h"
 #include "stages/ingest/intent.h"
 
 namespace raregen::ingest {
@@ -131,6 +137,13 @@ struct IngestOptions {
     ValidatorOptions validator;
     // Optional; not owned.
     RejectSink* reject_sink = nullptr;
+    // Optional; not owned. When set, intents come from this queue (the HTTP
+    // API) instead of the file descriptor, which is then not read at all:
+    // each request is judged like a line and answered (rejected, or
+    // accepted with its job_accepted ticket once that fact is emitted). The
+    // input ends only when stop is requested; the queue is then closed and
+    // what waits in it answered `closed`.
+    IntakeQueue* queue = nullptr;
 };
 
 class IngestStage final : public flow::Stage {
@@ -173,6 +186,7 @@ class IngestStage final : public flow::Stage {
     void reject_too_large() noexcept;
     bool deliver(flow::Nanos now) noexcept;
     flow::Step finish() noexcept;
+    flow::Step step_queue(flow::Nanos now, std::size_t budget, bool progressed) noexcept;
 
     int m_fd;
     bool m_pollable;  // a pipe, socket or terminal: poll before reading
@@ -195,6 +209,8 @@ class IngestStage final : public flow::Stage {
     std::uint64_t m_skip_bytes = 0;
     std::uint64_t m_skip_line = 0;
     std::uint64_t m_line_no = 0;
+
+    IntakeAnswer* m_answer = nullptr;  // queue mode: the request being judged
 
     model::Job m_job;
     std::string_view m_canonical;  // the held job's JCS record (the validator's buffer)

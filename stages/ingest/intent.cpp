@@ -333,6 +333,7 @@ const IntentVerdict& IntentValidator::validate(std::string_view text, WallTime n
     v.message.clear();
     v.record_id_known = false;
     v.record_id = {};
+    v.record_hash_known = false;
     v.canonical_record = {};
     v.canonical_form = model::CanonicalForm::rfc8785;
     m_cur = Current{};
@@ -357,10 +358,30 @@ const IntentVerdict& IntentValidator::validate(std::string_view text, WallTime n
         reject(RejectReason::bad_json);
         return v;
     }
-    if (!check_schema(root) || !check_age(now)) return v;
+    if (!check_schema(root)) return v;
+    // A stale or replayed intent may be a client's retry of one already
+    // accepted: when it is correctly signed, its record's hash lets the
+    // caller find that job. The reason stays the one the order gives.
+    auto note_signed_record = [&] {
+        const RejectReason reason = v.reason;
+        const auto field = v.field;
+        const auto message = v.message;
+        v.field.clear();
+        v.message.clear();
+        v.record_hash_known = check_signature();
+        v.field = field;
+        v.message = message;
+        reject(reason);
+    };
+    if (!check_age(now)) {
+        note_signed_record();
+        return v;
+    }
 
     const std::span<const std::uint8_t> pubkey(v.pubkey);
     if (m_nonces.check(pubkey, m_cur.nonce, now)) {
+        reject(RejectReason::nonce_replay);
+        note_signed_record();
         v.field.append("record.nonce");
         v.message.append(
             "record.nonce was already used by this signer: sign each record with a "

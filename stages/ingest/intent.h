@@ -185,6 +185,11 @@ struct IntentVerdict {
     bool record_id_known = false;
     model::FixedString<model::k_max_record_id> record_id;
 
+    // --- when rejected stale or nonce_replay but correctly signed:
+    // record_hash holds the signed record's hash (a client's retry of an
+    // intent already accepted is found by it)
+    bool record_hash_known = false;
+
     // --- when accepted ---
     chain::Hash256 record_hash{};       // SHA-256 of canonical_record
     std::string_view canonical_record;  // the form signed; valid until the next validate()

@@ -546,6 +546,7 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
         switch (s.kind) {
             case FactKind::job_accepted:
                 m.accepted = &s;
+                m.accepted_ticket = t;
                 break;
             case FactKind::job_batched:
                 m.batched = &s;
@@ -642,10 +643,16 @@ bool WriteBehind::apply(FactTicket from, FactTicket to, std::vector<FactTicket>&
                          c.a[7], c.a[8], c.a[9], c.a[10], c.a[11], c.a[12], me, c.a[13]);
             if (!r) return false;
             const auto took = note_refusals(*r, true);
-            for (const Merged& m : c.jobs)
-                if (m.accepted != nullptr && m.signed_fact != nullptr &&
-                    !took.count(m.accepted->job.job_id.to_string()))
-                    refused.push_back(m.signed_ticket);
+            const auto present = note_refusals(*r, false);
+            for (const Merged& m : c.jobs) {
+                if (m.accepted == nullptr) continue;
+                const std::string id = m.accepted->job.job_id.to_string();
+                // Not inserted and not ours already: another job holds the
+                // record (record_hash is unique). The job must not go on,
+                // and whoever waits for this fact must not acknowledge it.
+                if (!present.count(id)) refused.push_back(m.accepted_ticket);
+                if (m.signed_fact != nullptr && !took.count(id)) refused.push_back(m.signed_ticket);
+            }
         }
     }
     // 2. batched and/or signed here, accepted earlier

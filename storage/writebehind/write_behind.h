@@ -34,7 +34,10 @@
 // fact that matches no row of ours (the job's row belongs to another
 // instance, its record was already published, or the outpoint is spent by
 // another job) is REFUSED: refused(ticket) turns true and the gate fails the
-// job instead of releasing it.
+// job instead of releasing it. A job_accepted fact whose row could not be
+// inserted because another job already holds its record (record_hash is
+// unique) is refused too: the HTTP API then answers with that job instead
+// of acknowledging a second one.
 //
 // Bounded: at most `capacity` facts are held; try_emit returns 0 when full,
 // which the stage treats as backpressure. A slow database therefore slows
@@ -98,7 +101,7 @@ struct WriteBehindStats {
     std::uint64_t emitted = 0;  // tickets handed out
     std::uint64_t durable = 0;  // the watermark
     std::uint64_t commits = 0;  // transactions committed
-    std::uint64_t refused = 0;  // tx_signed facts storage refused
+    std::uint64_t refused = 0;  // job_accepted and tx_signed facts storage refused
     std::uint64_t skipped = 0;  // facts that failed alone and were skipped
     std::uint64_t retries = 0;  // flushes retried after a database error
     std::uint64_t full = 0;     // try_emit calls refused for lack of room
@@ -145,6 +148,7 @@ class WriteBehind final : public model::FactSink {
     // What one flush knows about one job (writer thread).
     struct Merged {
         const Slot* accepted = nullptr;
+        model::FactTicket accepted_ticket = 0;
         const Slot* batched = nullptr;
         const Slot* signed_fact = nullptr;
         model::FactTicket signed_ticket = 0;

@@ -16,6 +16,11 @@
 //       every valid intent published once with the hash the client signed
 //       (read back from the transaction with @bsv/sdk), every tampered one
 //       refused with its reason, nothing else.
+//   node old_clients.mjs post  --sdk DIR --url URL --intents FILE --dir DIR
+//       the old clients' way to the service: one POST /v1/publish per
+//       intent (JSON, eight at a time) to `raregen serve` at URL; checks each
+//       answer (202 with the hash the client signed and status queued, or
+//       400 with a code) and writes the 400s as DIR/rejects.jsonl for check.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -190,6 +195,46 @@ if (mode === 'gen') {
   }
   console.log(`old clients: ${Object.keys(expected.accepted).length} published with the hash the client signed, ` +
               `${Object.keys(expected.rejected).length} tampered refused with the right reason`);
+} else if (mode === 'post') {
+  if (!args.url || !args.intents || !args.dir) usage('--url, --intents and --dir are required');
+  const intents = readFileSync(args.intents, 'utf8').split('\n').filter((l) => l.length > 0);
+  const expected = JSON.parse(readFileSync(path.join(path.dirname(args.intents), 'expected.json'), 'utf8'));
+  const problems = [];
+  const rejects = [];
+  let next = 0;
+  let accepted = 0;
+  const worker = async () => {
+    while (next < intents.length) {
+      const line = intents[next++];
+      const recordId = JSON.parse(line).record.recordId;
+      const res = await fetch(`${args.url}/v1/publish`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: line
+      });
+      const body = await res.json();
+      if (res.status === 202) {
+        ++accepted;
+        if (body.ok !== true || body.status !== 'queued' || body.recordId !== recordId ||
+            body.hash !== expected.accepted[recordId] || typeof body.jobId !== 'string') {
+          problems.push(`${recordId}: 202 ${JSON.stringify(body)}, want the hash ${expected.accepted[recordId]}`);
+        }
+      } else if (res.status === 400) {
+        if (body.ok !== false || typeof body.error !== 'string' || typeof body.code !== 'string') {
+          problems.push(`${recordId}: 400 without ok/error/code: ${JSON.stringify(body)}`);
+        }
+        rejects.push(JSON.stringify({ recordId, reason: body.code }));
+      } else {
+        problems.push(`${recordId}: HTTP ${res.status} ${JSON.stringify(body)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  writeFileSync(path.join(args.dir, 'rejects.jsonl'), rejects.join('\n') + (rejects.length ? '\n' : ''));
+  if (problems.length) {
+    console.error(problems.slice(0, 10).join('\n'));
+    console.error(`old clients over HTTP: ${problems.length} problems`);
+    process.exit(1);
+  }
+  console.log(`old clients over HTTP: ${accepted} answered 202, ${rejects.length} answered 400`);
 } else {
   usage(`unknown mode '${mode}'`);
 }

@@ -5,7 +5,9 @@
 # transaction read back with @bsv/sdk: each valid intent published once
 # with the hash its client signed, each tampered one refused with its
 # reason (old_clients.mjs check), and every transaction script-verified by
-# the SDK's interpreter (crosscheck.mjs).
+# the SDK's interpreter (crosscheck.mjs). Then the same intents again over
+# HTTP, one POST /v1/publish each, to `raregen serve` (its own private
+# PostgreSQL, to a file), stopped with SIGTERM, and the same checks.
 #
 #   run_old_clients.sh <raregen> <npm-scratch-root> <work-dir>
 set -euo pipefail
@@ -29,3 +31,28 @@ node "$here/old_clients.mjs" gen --sdk "$sdk_dir" --out . --count "$n"
   --progress 0 >summary.json
 node "$here/old_clients.mjs" check --sdk "$sdk_dir" --dir .
 node "$here/crosscheck.mjs" --sdk "$sdk_dir" --ef txs.ef
+
+# The same clients over HTTP, to the service.
+mkdir -p serve
+cp expected.json serve/
+env -u DATABASE_URL "$raregen" serve --listen 127.0.0.1:0 --utxos utxos.txt --key-file key.wif \
+  --registered registered.txt --out serve/txs.ef --no-gate --change --progress 0 \
+  >serve/summary.json 2>serve/serve.err &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null || true' EXIT
+port=
+for _ in $(seq 1 600); do
+  port=$(sed -n 's/.*API listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' serve/serve.err | head -n1)
+  [[ -n $port ]] && break
+  kill -0 $pid 2>/dev/null || { cat serve/serve.err >&2; fail "raregen serve exited"; }
+  sleep 0.1
+done
+[[ -n $port ]] || { cat serve/serve.err >&2; fail "raregen serve did not start listening"; }
+node "$here/old_clients.mjs" post --sdk "$sdk_dir" --url "http://127.0.0.1:$port" \
+  --intents intents.ndjson --dir serve
+# Everything accepted is published before the drain ends; then exit 0.
+kill -TERM $pid
+wait $pid || { cat serve/serve.err >&2; fail "raregen serve exited $? after SIGTERM"; }
+trap - EXIT
+node "$here/old_clients.mjs" check --sdk "$sdk_dir" --dir serve
+node "$here/crosscheck.mjs" --sdk "$sdk_dir" --ef serve/txs.ef

@@ -19,6 +19,8 @@ void register_gen_utxos_command(CLI::App& app);
 void register_gen_intents_command(CLI::App& app);
 // `raregen run`: the pipeline over a file of intents (durable in Postgres, or --memory)
 void register_run_commands(CLI::App& app);
+// `raregen serve`: the RareGen service, the pipeline behind its HTTP API (cmd_serve.cpp)
+void register_serve_command(CLI::App& app);
 // `raregen utxos import|status`: the shared utxos table (cmd_utxos.cpp)
 void register_utxos_commands(CLI::App& app);
 // `raregen network serve|fund`: the local ARC-compatible network (cmd_network.cpp)

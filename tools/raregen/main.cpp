@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
     register_gen_utxos_command(app);
     register_gen_intents_command(app);
     register_run_commands(app);
+    register_serve_command(app);
     register_utxos_commands(app);
     register_network_commands(app);
     register_demo_command(app);

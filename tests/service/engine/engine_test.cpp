@@ -22,7 +22,7 @@
 #include "storage/jobs/audit.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
-#include "tools/gen/intent_gen.h"
+#include "tests/support/engine/engine_fixtures.h"
 
 namespace raregen::service {
 namespace {
@@ -30,80 +30,12 @@ namespace {
 using namespace std::chrono_literals;
 using pg::testing::PgTest;
 
-class TempDir {
-  public:
-    TempDir() {
-        char t[] = "/tmp/raregen_engine_XXXXXX";
-        m_path = ::mkdtemp(t);
-    }
-    ~TempDir() { std::system(("rm -rf '" + m_path + "'").c_str()); }
-    std::string path(const std::string& name) const { return m_path + "/" + name; }
-
-  private:
-    std::string m_path;
-};
-
-struct Intents {
-    std::string file;
-    std::string registered;
-    std::size_t valid = 0;
-};
-
-Intents write_intents(const TempDir& dir, std::size_t n, double invalid_share, std::uint64_t seed) {
-    ingest::IntentGenOptions o;
-    o.count = n;
-    o.signers = 3;
-    o.invalid_share = invalid_share;
-    o.seed = seed;
-    o.timestamp =
-        std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now());
-    ingest::IntentGenerator gen(o);
-    Intents out;
-    out.file = dir.path("intents-" + std::to_string(seed) + ".ndjson");
-    out.registered = dir.path("registered-" + std::to_string(seed) + ".txt");
-    std::ofstream(out.registered) << gen.registry_text();
-    std::ofstream f(out.file);
-    std::string line;
-    while (!gen.done()) {
-        gen.next(line);
-        f << line << '\n';
-    }
-    out.valid = gen.emitted(ingest::GeneratedKind::valid);
-    return out;
-}
-
-std::vector<chain::Utxo> make_utxos(std::size_t n, std::uint64_t salt) {
-    std::vector<chain::Utxo> v(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint64_t x[2] = {i, salt};
-        v[i].outpoint.txid =
-            chain::sha256(chain::ByteSpan(reinterpret_cast<const std::uint8_t*>(x), sizeof x));
-        v[i].outpoint.vout = static_cast<std::uint32_t>(i % 5);
-        v[i].value = 100;
-    }
-    return v;
-}
-
-chain::PublicationKey test_key() {
-    chain::Bytes secret(32, 0x37);
-    return chain::PublicationKey(*chain::PrivateKey::from_bytes(secret));
-}
-
-// Every transaction in the output file, read as the audit compares them.
-std::vector<jobs::HandedOver> read_output(const std::string& path) {
-    std::vector<jobs::HandedOver> v;
-    std::ifstream in(path);
-    std::string line;
-    while (std::getline(in, line)) {
-        const auto bytes = chain::from_hex(line);
-        EXPECT_TRUE(bytes.has_value()) << "a line that is not hex in " << path;
-        if (!bytes) continue;
-        auto h = jobs::handed_over(*bytes);
-        EXPECT_TRUE(h.has_value()) << "a line that is not a transaction in " << path;
-        if (h) v.push_back(std::move(*h));
-    }
-    return v;
-}
+using raregen::testing::Intents;
+using raregen::testing::make_utxos;
+using raregen::testing::read_output;
+using raregen::testing::TempDir;
+using raregen::testing::test_key;
+using raregen::testing::write_intents;
 
 class EngineTest : public PgTest {
   protected:

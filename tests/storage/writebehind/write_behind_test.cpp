@@ -172,17 +172,21 @@ TEST_F(WriteBehindTest, SignedFactForAJobOwnedElsewhereIsRefused) {
     model::Job j2 = job_for(2);
     j2.utxo.outpoint = j1.utxo.outpoint;  // a UTXO already spent by b's job
     model::Job j3 = job_for(3);
-    a.try_emit(FactKind::job_accepted, j1, {}, canonical_for(1));  // duplicate: not inserted
-    a.try_emit(FactKind::job_accepted, j2, {}, canonical_for(2));
+    // A duplicate record: not inserted, and the fact is refused (whoever
+    // waits for it must not acknowledge a second job).
+    const model::FactTicket a1 = a.try_emit(FactKind::job_accepted, j1, {}, canonical_for(1));
+    const model::FactTicket a2 = a.try_emit(FactKind::job_accepted, j2, {}, canonical_for(2));
     a.try_emit(FactKind::job_accepted, j3, {}, canonical_for(3));
     const model::FactTicket t1 = a.try_emit(FactKind::tx_signed, j1, {});
     const model::FactTicket t2 = a.try_emit(FactKind::tx_signed, j2, {});
     const model::FactTicket t3 = a.try_emit(FactKind::tx_signed, j3, {});
     ASSERT_TRUE(wait_durable(a, t3));
+    EXPECT_TRUE(a.refused(a1));
+    EXPECT_FALSE(a.refused(a2));
     EXPECT_TRUE(a.refused(t1));
     EXPECT_TRUE(a.refused(t2));
     EXPECT_FALSE(a.refused(t3));
-    EXPECT_EQ(a.stats().refused, 2u);
+    EXPECT_EQ(a.stats().refused, 3u);
     ASSERT_TRUE(a.stop());
     pg::Connection c = connect(db);
     EXPECT_EQ(scalar(c, "SELECT instance_id FROM publish_jobs WHERE record_id = 'rec-1'"),

@@ -162,4 +162,36 @@ nlohmann::json load_test_json(const std::string& name) {
     return nlohmann::json::parse(ss.str());
 }
 
+pid_t spawn_cli(const std::vector<std::string>& args, const std::string& database_url,
+                const std::string& log_prefix) {
+    // Everything the child needs is built before fork().
+    static std::string prog = RAREGEN_CLI_PATH;
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    argv.push_back(prog.data());
+    for (std::string& a : copy)
+        argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string out_path = log_prefix + ".out";
+    const std::string err_path = log_prefix + ".err";
+    const pid_t pid = ::fork();
+    if (pid != 0) return pid;
+    const int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    if (!database_url.empty()) ::setenv("DATABASE_URL", database_url.c_str(), 1);
+    ::unsetenv("RAREGEN_WIF");
+    ::execv(prog.c_str(), argv.data());
+    ::_exit(127);
+}
+
+int wait_cli(pid_t pid) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+    return -1;
+}
+
 }  // namespace raregen::test

@@ -3,6 +3,8 @@
 // The child gets the test's environment minus RAREGEN_WIF (so a developer's
 // shell cannot change results), plus whatever a test adds.
 
+#include <sys/types.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +31,14 @@ CliResult run_cli(const CliCall& call);
 inline CliResult run_cli(std::vector<std::string> args) {
     return run_cli(CliCall{std::move(args), {}, {}});
 }
+
+// Starts `raregen args...` in the background with DATABASE_URL set (when
+// not empty): stdout to <log_prefix>.out (truncated), stderr appended to
+// <log_prefix>.err. For runs a test stops with a signal.
+pid_t spawn_cli(const std::vector<std::string>& args, const std::string& database_url,
+                const std::string& log_prefix);
+// Waits for a child of spawn_cli: its exit code, or 128 + the signal that killed it.
+int wait_cli(pid_t pid);
 
 // A fresh private directory for files a test writes; removed with its contents on destruction.
 class TempDir {

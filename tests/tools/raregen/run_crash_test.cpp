@@ -51,35 +51,6 @@ using namespace std::chrono_literals;
 constexpr int k_jobs = 2000;
 constexpr int k_kills = 20;
 
-// Starts `raregen args...` with DATABASE_URL set, output to files in `dir`.
-pid_t spawn(const std::vector<std::string>& args, const std::string& database_url,
-            const std::string& log_prefix) {
-    const pid_t pid = ::fork();
-    if (pid != 0) return pid;
-    const int out = ::open((log_prefix + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    const int err = ::open((log_prefix + ".err").c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    ::dup2(out, 1);
-    ::dup2(err, 2);
-    ::setenv("DATABASE_URL", database_url.c_str(), 1);
-    std::vector<char*> argv;
-    static std::string prog = RAREGEN_CLI_PATH;
-    argv.push_back(prog.data());
-    std::vector<std::string> copy = args;
-    for (std::string& a : copy)
-        argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(prog.c_str(), argv.data());
-    ::_exit(127);
-}
-
-int wait_exit(pid_t pid) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-    return -1;
-}
-
 struct SinkView {
     std::size_t lines = 0;              // file lines, or transactions the network lists
     std::size_t identical_resends = 0;  // lines repeating an earlier line byte for byte
@@ -242,7 +213,7 @@ class RunCrash : public pg::testing::PgTest {
 
     // Runs to completion (no kill); returns its exit code.
     int run_to_completion() {
-        return wait_exit(spawn(run_args("1000"), m_db, m_dir.path("final")));
+        return wait_cli(spawn_cli(run_args("1000"), m_db, m_dir.path("final")));
     }
 
     // Starts `raregen run` k_kills times and SIGKILLs each at a random
@@ -259,7 +230,7 @@ class RunCrash : public pg::testing::PgTest {
         for (int attempt = 0; t.kills < k_kills && attempt < 3 * k_kills; ++attempt) {
             const bool mid_send = attempt % 2 == 1;
             const std::size_t before = progress();
-            const pid_t pid = spawn(run_args(), m_db, m_dir.path("killed"));
+            const pid_t pid = spawn_cli(run_args(), m_db, m_dir.path("killed"));
             int status = 0;
             pid_t done = 0;
             auto alive = [&] { return (done = ::waitpid(pid, &status, WNOHANG)) == 0; };
@@ -282,7 +253,7 @@ class RunCrash : public pg::testing::PgTest {
             }
             if (progress() > before) ++t.killed_sending;
             ::kill(pid, SIGKILL);
-            wait_exit(pid);
+            wait_cli(pid);
             ++t.kills;
         }
         EXPECT_EQ(t.kills, k_kills);
@@ -416,7 +387,7 @@ TEST_F(RunCrashNetwork, SigkillAtRandomMomentsTheNetworkAcceptsEachJobOnce) {
 }
 
 TEST_F(RunCrash, DatabaseStoppedAndStartedMidRunLosesNothing) {
-    const pid_t pid = spawn(run_args("400"), m_db, m_dir.path("restart"));
+    const pid_t pid = spawn_cli(run_args("400"), m_db, m_dir.path("restart"));
     // Stop the server mid-run: once the run is past start-up and sending.
     for (int i = 0; i < 6000 && count_lines(m_dir.path("tx.ef")) < 200; ++i)
         std::this_thread::sleep_for(10ms);
@@ -424,7 +395,7 @@ TEST_F(RunCrash, DatabaseStoppedAndStartedMidRunLosesNothing) {
     m_pg->stop_server();  // every connection drops; the engine holds its facts and retries
     std::this_thread::sleep_for(2000ms);
     m_pg->restart_server();
-    const int rc = wait_exit(pid);
+    const int rc = wait_cli(pid);
     EXPECT_EQ(rc, 0) << read_file(m_dir.path("restart.err"));
     const std::string err = read_file(m_dir.path("restart.err"));
     EXPECT_NE(err.find("database unreachable"), std::string::npos)
@@ -460,10 +431,10 @@ TEST_F(RunCrash, TwoEnginesOnOneDatabaseNeverShareAJobOrAUtxo) {
         v[10] = m_dir.path(who + ".ef");
         return v;
     };
-    const pid_t pa = spawn(args_for("a"), m_db, m_dir.path("engine-a"));
-    const pid_t pb = spawn(args_for("b"), m_db, m_dir.path("engine-b"));
-    EXPECT_EQ(wait_exit(pa), 0) << read_file(m_dir.path("engine-a.err"));
-    EXPECT_EQ(wait_exit(pb), 0) << read_file(m_dir.path("engine-b.err"));
+    const pid_t pa = spawn_cli(args_for("a"), m_db, m_dir.path("engine-a"));
+    const pid_t pb = spawn_cli(args_for("b"), m_db, m_dir.path("engine-b"));
+    EXPECT_EQ(wait_cli(pa), 0) << read_file(m_dir.path("engine-a.err"));
+    EXPECT_EQ(wait_cli(pb), 0) << read_file(m_dir.path("engine-b.err"));
 
     const SinkView va = read_sink(m_dir.path("a.ef"));
     const SinkView vb = read_sink(m_dir.path("b.ef"));
