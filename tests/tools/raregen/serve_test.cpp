@@ -122,9 +122,11 @@ class Serve : public pg::testing::PgTest {
 
     // Starts `raregen serve` on a free port; returns its pid and sets m_port
     // (0 if it never said it listens).
-    pid_t start_serve(const std::string& name) {
+    pid_t start_serve(const std::string& name, const std::string& durable_wait_ms = "10000") {
         const std::string log = m_dir.path(name);
         const pid_t pid = spawn_cli({"serve",
+                                     "--durable-wait-ms",
+                                     durable_wait_ms,
                                      "--listen",
                                      "127.0.0.1:0",
                                      "--out",
@@ -184,6 +186,10 @@ class Serve : public pg::testing::PgTest {
                         if (m_told[i].status != 0) continue;
                     }
                     auto r = cl.Post("/v1/publish", m_intents[i], "application/json");
+                    {
+                        std::lock_guard lock(m_mu);
+                        m_events.emplace_back(std::chrono::steady_clock::now(), r ? r->status : 0);
+                    }
                     if (!r || r->status == 503) {
                         if (++failures_in_a_row > 20) return;  // the server is gone
                         continue;
@@ -274,6 +280,8 @@ class Serve : public pg::testing::PgTest {
     std::vector<Told> m_told;
     std::size_t m_accepted = 0;
     std::atomic<std::size_t> m_answers{0};
+    // When each answer came, and its status (0: no answer).
+    std::vector<std::pair<std::chrono::steady_clock::time_point, int>> m_events;
 };
 
 TEST_F(Serve, SigtermUnderLoadExitsZeroAndEveryIntentAnswered202IsPublished) {
@@ -363,6 +371,64 @@ TEST_F(Serve, SigkillAtRandomMomentsLosesNoAcceptedIntentAndPublishesNoneTwice) 
         "[ serve    ] %d kills (%d while intents came in), %zu answered 202, %zu answered "
         "200 with the job of an earlier attempt (seed %llu)\n",
         kills, killed_with_work, m_accepted, existing, static_cast<unsigned long long>(m_seed));
+}
+
+TEST_F(Serve, DatabaseStoppedMidLoadGivesNo202UntilItIsBackAndLosesNothing) {
+    ASSERT_NO_FATAL_FAILURE(make_inputs(600));
+    const pid_t pid = start_serve("serve", "1000");
+    ASSERT_NE(m_port, 0);
+    std::atomic<bool> stop{false};
+    std::thread load([&] {
+        // Until every intent is answered: 503s and lost answers are retried.
+        while (!stop && unanswered() > 0)
+            run_clients(8, stop);
+    });
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (std::chrono::steady_clock::now() < give_up) {
+        {
+            std::lock_guard lock(m_mu);
+            if (m_accepted >= 150) break;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    m_pg->stop_server();  // every connection drops
+    const auto stopped = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(4000ms);
+    const auto restarting = std::chrono::steady_clock::now();
+    m_pg->restart_server();  // returns once it takes connections
+    const auto back = std::chrono::steady_clock::now();
+    load.join();
+    EXPECT_EQ(unanswered(), 0u);
+    wait_all_sent();
+    ::kill(pid, SIGTERM);
+    const int code = wait_cli(pid);
+    const std::string err = read_file(m_dir.path("serve.err"));
+    ASSERT_EQ(code, 0) << err;
+
+    // While it was away (after a grace for answers already on their way):
+    // refusals with 503, never a 202.
+    std::size_t refused_while_away = 0, accepted_while_away = 0;
+    for (const auto& [at, status] : m_events) {
+        if (at < stopped + 1500ms || at >= restarting) continue;
+        refused_while_away += status == 503;
+        accepted_while_away += status == 202 || status == 200;
+    }
+    EXPECT_EQ(accepted_while_away, 0u);
+    EXPECT_GT(refused_while_away, 0u);
+    double back_after_s = -1;
+    for (const auto& [at, status] : m_events)
+        if (at >= back && (status == 202 || status == 200)) {
+            back_after_s = std::chrono::duration<double>(at - back).count();
+            break;
+        }
+    std::printf(
+        "[ serve    ] database away 4 s: %zu answers 503 meanwhile, none 202; the first "
+        "acceptance %.1f s after it took connections again\n",
+        refused_while_away, back_after_s);
+    EXPECT_GE(back_after_s, 0.0);
+    EXPECT_NE(err.find("database"), std::string::npos) << "the outage was not reported: " << err;
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), std::to_string(m_intents.size()));
+    check_published_once(/*all_answered=*/true);
 }
 
 }  // namespace
