@@ -180,8 +180,7 @@ struct ApiServer::State {
     }
 
     Outcome unavailable_now() {
-        const service::Engine::StorageHealth h = engine.storage_health();
-        if (h.healthy) return {};
+        if (engine.storage_healthy()) return {};
         return fail(503, "unavailable",
                     "the database is unavailable, so nothing can be accepted durably now: "
                     "retry later",

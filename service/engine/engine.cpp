@@ -740,6 +740,11 @@ Engine::StorageHealth Engine::storage_health() const {
     return h;
 }
 
+bool Engine::storage_healthy() const noexcept {
+    const Parts& p = *m_parts;
+    return !p.wb || p.wb->healthy();
+}
+
 std::optional<chain::FeeRate> Engine::network_fee_rate() const {
     const Parts& p = *m_parts;
     if (!p.arc) return std::nullopt;

@@ -173,8 +173,11 @@ class Engine {
         std::uint64_t pending = 0;  // facts emitted, not yet durable
         std::string error;          // scrubbed; empty when healthy
     };
-    // After start(), any thread: the write-behind's state.
+    // After start(), any thread: the write-behind's state (reads its stats:
+    // for health reports, not per request).
     StorageHealth storage_health() const;
+    // After start(), any thread: one atomic load (per request).
+    bool storage_healthy() const noexcept;
     // After start(), any thread: ARC's fee rate in force (none without ARC).
     std::optional<chain::FeeRate> network_fee_rate() const;
 
