@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/chain/bytes.h"
@@ -120,6 +121,7 @@ struct Outcome {
     // accepted, waiting for durability
     model::FactTicket ticket = 0;
     std::string record_id, hash, job_id;
+    bool retry = false;  // the same record's earlier attempt: answered 200, not 202
 };
 
 }  // namespace
@@ -136,6 +138,16 @@ struct ApiServer::State {
 
     std::mutex durable_mu;
     std::condition_variable durable_cv;
+
+    // Accepted records whose fact is not known durable yet, by record hash:
+    // a client's retry (nonce_replay, its row not written yet) is answered
+    // with that job once durable, never refused.
+    struct InFlight {
+        model::FactTicket ticket = 0;
+        std::string record_id, job_id;
+    };
+    std::mutex inflight_mu;
+    std::unordered_map<std::string, InFlight> inflight;
 
     std::atomic<std::uint64_t> requests{0}, accepted{0}, existing{0}, rejected{0}, unavailable{0};
 
@@ -190,9 +202,14 @@ struct ApiServer::State {
     // Phase 1: the ingest stage's verdict.
     Outcome judge(std::string_view body) {
         IntakeAnswer a;
-        switch (queue.submit(body, a)) {
+        switch (queue.submit(body, a, o.durable_wait)) {
             case IntakeQueue::Submit::full:
                 return fail(503, "capacity", "intake is full (backpressure): retry in a moment", 1);
+            case IntakeQueue::Submit::timed_out:
+                return fail(503, "capacity",
+                            "intake is held up (the pipeline or the database is behind): retry "
+                            "in a moment",
+                            2);
             case IntakeQueue::Submit::closed:
                 return fail(503, "shutting_down",
                             "the service is stopping and takes no new intents: retry against "
@@ -206,16 +223,34 @@ struct ApiServer::State {
         if (a.verdict == IntakeAnswer::Verdict::rejected) {
             if (a.record_hash_known && (a.reason == ingest::RejectReason::nonce_replay ||
                                         a.reason == ingest::RejectReason::stale)) {
+                const std::string hash = hex_of(a.record_hash);
+                {
+                    std::lock_guard lock(inflight_mu);
+                    if (auto it = inflight.find(hash); it != inflight.end()) {
+                        Outcome out;  // settled like the first attempt, answered 200
+                        out.ticket = it->second.ticket;
+                        out.record_id = it->second.record_id;
+                        out.job_id = it->second.job_id;
+                        out.hash = hash;
+                        out.retry = true;
+                        return out;
+                    }
+                }
                 std::string error;
-                if (auto e = existing_job(hex_of(a.record_hash), error)) return std::move(*e);
+                if (auto e = existing_job(hash, error)) return std::move(*e);
                 if (!error.empty())
                     return fail(503, "unavailable",
                                 "cannot tell whether this record was already accepted (the "
                                 "database is unavailable): retry later",
                                 5);
             }
-            Outcome out =
-                fail(400, ingest::reject_reason_name(a.reason), std::string(a.message.view()));
+            // Not the client's fault: the nonce store is full (retry later),
+            // or the intent is over the stage's own size limit.
+            const int status = a.reason == ingest::RejectReason::capacity    ? 503
+                               : a.reason == ingest::RejectReason::too_large ? 413
+                                                                             : 400;
+            Outcome out = fail(status, ingest::reject_reason_name(a.reason),
+                               std::string(a.message.view()), status == 503 ? 60 : 0);
             out.body["field"] = a.field.empty() ? Json(nullptr) : Json(std::string(a.field.view()));
             if (a.record_id_known) out.body["recordId"] = std::string(a.record_id.view());
             return out;
@@ -225,7 +260,24 @@ struct ApiServer::State {
         out.record_id = std::string(a.record_id.view());
         out.hash = hex_of(a.record_hash);
         out.job_id = a.job_id.to_string();
+        {
+            std::lock_guard lock(inflight_mu);
+            if (inflight.size() >= 4 * queue.capacity()) {
+                // Forget what is durable by now (its row answers retries).
+                const model::FactTicket durable = engine.facts()->durable_through();
+                std::erase_if(inflight,
+                              [&](const auto& kv) { return kv.second.ticket <= durable; });
+            }
+            inflight[out.hash] = InFlight{out.ticket, out.record_id, out.job_id};
+        }
         return out;
+    }
+
+    void forget_inflight(const Outcome& out) {
+        std::lock_guard lock(inflight_mu);
+        if (auto it = inflight.find(out.hash);
+            it != inflight.end() && it->second.ticket == out.ticket)
+            inflight.erase(it);
     }
 
     // Phase 2: waits until every accepted outcome's fact is durable (or the
@@ -252,25 +304,34 @@ struct ApiServer::State {
                             2);
                 continue;
             }
+            forget_inflight(*out);
             if (facts.refused(out->ticket)) {
-                // Another job already holds this record.
+                // Another job already holds this record, or the database
+                // refused the row itself (e.g. a value longer than its column).
                 std::string error;
                 if (auto e = existing_job(out->hash, error)) {
                     *out = std::move(*e);
                     continue;
                 }
-                *out = fail(503, "unavailable",
-                            "the record is already held by another job that cannot be read "
-                            "now: retry later",
-                            5);
+                if (!error.empty()) {
+                    *out = fail(503, "unavailable",
+                                "the database could not be read to tell what became of the "
+                                "intent: retry later",
+                                5);
+                    continue;
+                }
+                *out = fail(400, "storage_refused",
+                            "the database refused the record (a value longer than its column "
+                            "allows, say): shorten it and sign it again");
                 continue;
             }
-            out->status = 202;
+            out->status = out->retry ? 200 : 202;
             out->body = Json{{"ok", true},
                              {"recordId", out->record_id},
                              {"hash", out->hash},
                              {"jobId", out->job_id},
                              {"status", "queued"}};
+            if (out->retry) out->body["existing"] = true;
         }
     }
 
@@ -331,7 +392,15 @@ struct ApiServer::State {
         std::vector<std::string_view> items;
         const std::string_view body(req.body);
         if (type == "application/json") {
-            if (!split_json_array(body, o.max_batch_items + 1, items)) {
+            const SplitResult split = split_json_array(body, o.max_batch_items, items);
+            if (split == SplitResult::too_many) {
+                const Outcome out = fail(413, "too_large",
+                                         "at most " + std::to_string(o.max_batch_items) +
+                                             " intents per batch: split it");
+                reply(res, out.status, out.body);
+                return;
+            }
+            if (split != SplitResult::ok) {
                 const Outcome out = fail(400, "bad_json",
                                          "the body must be a JSON array of intents (or NDJSON with "
                                          "Content-Type: application/x-ndjson)");
@@ -483,17 +552,14 @@ struct ApiServer::State {
         const bool ok = r.has_value() && wb.healthy && !queue.closed();
         Json body{{"ok", ok},
                   {"database", r ? "connected" : "disconnected"},
-                  {"writeBehind",
-                   {{"healthy", wb.healthy},
-                    {"pending", wb.pending},
-                    {"error", wb.error.empty() ? Json(nullptr) : Json(wb.error)}}},
+                  {"writeBehind", {{"healthy", wb.healthy}, {"pending", wb.pending}}},
                   {"network", std::move(network)},
                   {"pool",
                    {{"available", r ? Json(r->int64(0, 0).value_or(0)) : Json(nullptr)},
                     {"inRing", p.utxos_in_ring}}},
                   {"intake", {{"open", !queue.closed()}, {"waiting", queue.waiting()}}},
                   {"timestamp", r ? Json(std::string(r->text(0, 1))) : Json(nullptr)}};
-        if (!r) body["databaseError"] = error;
+        if (!r) log("health: the database cannot be read: " + error);
         reply(res, ok ? 200 : 503, body);
     }
 
@@ -601,14 +667,15 @@ ApiStats ApiServer::stats() const {
     return st;
 }
 
-bool split_json_array(std::string_view text, std::size_t max_items,
-                      std::vector<std::string_view>& items) {
+SplitResult split_json_array(std::string_view text, std::size_t max_items,
+                             std::vector<std::string_view>& items) {
+    constexpr SplitResult k_bad = SplitResult::not_an_array;
     items.clear();
     auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
     std::size_t i = 0;
     while (i < text.size() && blank(text[i]))
         ++i;
-    if (i == text.size() || text[i] != '[') return false;
+    if (i == text.size() || text[i] != '[') return k_bad;
     ++i;
     std::size_t depth = 0;
     std::size_t start = i;
@@ -634,23 +701,23 @@ bool split_json_array(std::string_view text, std::size_t max_items,
         } else if (depth == 0 && (c == ',' || c == ']')) {
             std::string_view item = text.substr(start, i - start);
             if (any) {
-                if (items.size() == max_items) return false;
+                if (items.size() == max_items) return SplitResult::too_many;
                 items.push_back(item);
             } else if (c == ',' || !items.empty()) {
-                return false;  // an empty element: "[,]" or "[1,]"
+                return k_bad;  // an empty element: "[,]" or "[1,]"
             }
             start = i + 1;
             any = false;
             if (c == ']') {
                 for (++i; i < text.size(); ++i)
-                    if (!blank(text[i])) return false;
-                return true;
+                    if (!blank(text[i])) return k_bad;
+                return SplitResult::ok;
             }
         } else if (!blank(c)) {
             any = true;
         }
     }
-    return false;  // not closed
+    return k_bad;  // not closed
 }
 
 }  // namespace raregen::api

@@ -9,17 +9,20 @@
 //            request waits for the write-behind's watermark, so concurrent
 //            requests share one flush (group commit), never one per request
 //        200 {ok:true, recordId, hash, jobId, status, existing:true} when a
-//            job was already made from the same record (a client retrying
-//            after a lost answer): the existing job, never a second one
+//            job was already made from the same correctly signed record (a
+//            client retrying after a lost answer, even before the first
+//            attempt is durable): the existing job, never a second one
 //        400 {ok:false, error, code, field} the ingest stage's verdict, with
 //            its reasons in its order (code: bad_json, schema, stale, future,
-//            nonce_replay, bad_signature, unknown_signer, inactive_signer)
+//            nonce_replay, bad_signature, unknown_signer, inactive_signer),
+//            or storage_refused (the database refused the row)
 //        413 body over the limit (code too_large); 415 not JSON (code
 //            unsupported_media_type)
-//        503 + Retry-After: the database is away, intake is full
-//            (backpressure), the fact is not durable within the wait, or the
-//            service is stopping (code unavailable / capacity / not_durable /
-//            shutting_down). Never a 202 for something not durable.
+//        503 + Retry-After: the database is away, intake is full or held
+//            up (backpressure), the nonce store is full, the fact is not
+//            durable within the wait, or the service is stopping (code
+//            unavailable / capacity / not_durable / shutting_down). Never a
+//            202 for something not durable.
 //   POST /v1/publish/batch    many intents: a JSON array, or NDJSON
 //        (application/x-ndjson), at most max_batch_items; 200 {ok, results:
 //        [...]} with one result per item in order, each the body the single
@@ -30,7 +33,8 @@
 //   GET  /v1/record/:recordId the latest job of that record: {ok, recordId,
 //        recordHash, status, txid, createdAt, jobId, record}; 404
 //   GET  /health              {ok, database, writeBehind, network, pool,
-//        timestamp}; 503 when not ok
+//        intake, timestamp}; 503 when not ok (reasons go to the log, not to
+//        the unauthenticated caller)
 //   GET  /info                {name, version, environment, features, settings}
 //        (the settings in force, never a secret)
 //
@@ -114,10 +118,11 @@ class ApiServer {
 
 // Splits a JSON array's text into its elements' texts (views into `text`),
 // without parsing them: strings and nesting are tracked, nothing else is
-// checked (each element is validated as an intent afterwards). Returns false
-// if `text` is not a syntactically closed array (after whitespace) or has
-// more than `max_items` elements.
-bool split_json_array(std::string_view text, std::size_t max_items,
-                      std::vector<std::string_view>& items);
+// checked (each element is validated as an intent afterwards). not_an_array:
+// `text` is not a syntactically closed array (after whitespace), or has an
+// empty element; too_many: more than `max_items` elements.
+enum class SplitResult { ok, not_an_array, too_many };
+SplitResult split_json_array(std::string_view text, std::size_t max_items,
+                             std::vector<std::string_view>& items);
 
 }  // namespace raregen::api

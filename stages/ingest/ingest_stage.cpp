@@ -250,7 +250,7 @@ void IngestStage::reject_line(RejectReason reason, std::string_view field, std::
         if (a.record_id_known) a.record_id = verdict->record_id;
         a.record_hash_known = verdict != nullptr && verdict->record_hash_known;
         if (a.record_hash_known) a.record_hash = verdict->record_hash;
-        IntakeQueue::complete(a, IntakeAnswer::Verdict::rejected);
+        m_options.queue->complete(a, IntakeAnswer::Verdict::rejected);
     }
     if (m_options.reject_sink == nullptr) return;
     RejectEvent e;
@@ -328,7 +328,7 @@ bool IngestStage::deliver(flow::Nanos now) noexcept {
             a.record_id = m_job.record_id;
             a.record_hash = m_job.record_hash;
             a.ticket = ticket;
-            IntakeQueue::complete(a, IntakeAnswer::Verdict::accepted);
+            m_options.queue->complete(a, IntakeAnswer::Verdict::accepted);
         }
     }
     if (!m_out.try_enqueue(m_job)) return false;

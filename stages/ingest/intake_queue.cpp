@@ -8,33 +8,51 @@ IntakeQueue::IntakeQueue(std::size_t capacity) : m_ring(capacity) {
     if (capacity == 0) throw std::invalid_argument("IntakeQueue: capacity must be > 0");
 }
 
-IntakeQueue::Submit IntakeQueue::submit(std::string_view body, IntakeAnswer& answer) {
-    answer.done.store(0, std::memory_order_relaxed);
-    {
-        std::lock_guard lock(m_mu);
-        if (m_closed) return Submit::closed;
-        if (m_size == m_ring.size()) return Submit::full;
-        m_ring[(m_head + m_size) % m_ring.size()] = Request{body, &answer};
-        ++m_size;
-    }
+IntakeQueue::Submit IntakeQueue::submit(std::string_view body, IntakeAnswer& answer,
+                                        std::chrono::milliseconds timeout) {
+    std::unique_lock lock(m_mu);
+    answer.done = false;
+    if (m_closed) return Submit::closed;
+    if (m_size == m_ring.size()) return Submit::full;
+    const std::size_t at = (m_head + m_size) % m_ring.size();
+    m_ring[at] = Request{body, &answer};
+    ++m_size;
+    lock.unlock();
     if (m_wake) m_wake();
-    answer.done.wait(0, std::memory_order_acquire);
+    lock.lock();
+    if (!m_answered.wait_for(lock, timeout, [&] { return answer.done; })) {
+        // Not answered in time: withdraw it if the stage has not taken it.
+        for (std::size_t k = 0; k < m_size; ++k) {
+            Request& r = m_ring[(m_head + k) % m_ring.size()];
+            if (r.answer == &answer) {
+                r.answer = nullptr;  // pop() skips it
+                return Submit::timed_out;
+            }
+        }
+        // Being judged: its answer comes once its fact is emitted.
+        m_answered.wait(lock, [&] { return answer.done; });
+    }
     return answer.verdict == IntakeAnswer::Verdict::closed ? Submit::closed : Submit::judged;
 }
 
 bool IntakeQueue::pop(Request& out) noexcept {
     std::lock_guard lock(m_mu);
-    if (m_size == 0) return false;
-    out = m_ring[m_head];
-    m_head = (m_head + 1) % m_ring.size();
-    --m_size;
-    return true;
+    while (m_size != 0) {
+        out = m_ring[m_head];
+        m_head = (m_head + 1) % m_ring.size();
+        --m_size;
+        if (out.answer != nullptr) return true;  // else withdrawn by its submitter
+    }
+    return false;
 }
 
 void IntakeQueue::complete(IntakeAnswer& answer, IntakeAnswer::Verdict verdict) noexcept {
-    answer.verdict = verdict;
-    answer.done.store(1, std::memory_order_release);
-    answer.done.notify_all();
+    {
+        std::lock_guard lock(m_mu);
+        answer.verdict = verdict;
+        answer.done = true;
+    }
+    m_answered.notify_all();
 }
 
 void IntakeQueue::close() noexcept {

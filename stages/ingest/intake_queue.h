@@ -16,15 +16,18 @@
 //
 // Bounded: at most `capacity` requests wait; submit() returns `full` at once
 // beyond that (the API answers 503 + Retry-After: backpressure, never an
-// unbounded queue). After close() (the stage finished: stop requested),
-// submit() returns `closed`, and requests that were waiting are answered
-// `closed` by the stage's drain: no submitter waits forever.
+// unbounded queue). A request the stage has not taken within the submitter's
+// timeout is withdrawn (`timed_out`: the stage is held up, e.g. by a full
+// write-behind); one the stage is judging is waited for (its fact may be on
+// its way). After close() (the stage finished: stop requested), submit()
+// returns `closed`, and requests that were waiting are answered `closed` by
+// the stage's drain: no submitter waits forever.
 //
 // Threads: submit() from any number of threads; pop/complete/close/drain
 // from the stage's one runner thread. No allocation after construction (the
 // body is the submitter's, which stays blocked while the stage reads it).
 
-#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -61,13 +64,13 @@ struct IntakeAnswer {
     chain::Hash256 record_hash{};
     model::FactTicket ticket = 0;  // the job_accepted fact
 
-    // set by the stage when it has answered (the submitter waits on it)
-    std::atomic<std::uint32_t> done{0};
+    // set by the stage when it has answered (under the queue's lock)
+    bool done = false;
 };
 
 class IntakeQueue {
   public:
-    enum class Submit : std::uint8_t { judged, full, closed };
+    enum class Submit : std::uint8_t { judged, full, closed, timed_out };
     struct Request {
         std::string_view body;
         IntakeAnswer* answer = nullptr;
@@ -80,12 +83,17 @@ class IntakeQueue {
     void set_waker(std::function<void()> wake) { m_wake = std::move(wake); }
 
     // Any thread. Queues `body` and blocks until the stage has answered
-    // (`judged`), or returns at once: `full` (capacity waiting), `closed`.
-    Submit submit(std::string_view body, IntakeAnswer& answer);
+    // (`judged`), or returns at once: `full` (capacity waiting), `closed`; or
+    // `timed_out` when the stage did not take it within `timeout` (then it is
+    // withdrawn and never judged).
+    Submit submit(std::string_view body, IntakeAnswer& answer,
+                  std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
     // ---- the stage's side (one thread) ----
     bool pop(Request& out) noexcept;
-    static void complete(IntakeAnswer& answer, IntakeAnswer::Verdict verdict) noexcept;
+    // Answers a popped request; the submitter may return (and destroy the
+    // answer) as soon as this releases the lock.
+    void complete(IntakeAnswer& answer, IntakeAnswer::Verdict verdict) noexcept;
     // No submit() succeeds after this; then answers every waiting request
     // `closed`.
     void close() noexcept;
@@ -96,6 +104,7 @@ class IntakeQueue {
 
   private:
     mutable std::mutex m_mu;
+    std::condition_variable m_answered;
     std::vector<Request> m_ring;
     std::size_t m_head = 0;  // next to pop
     std::size_t m_size = 0;

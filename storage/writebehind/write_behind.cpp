@@ -502,7 +502,10 @@ bool WriteBehind::flush_one_by_one(FactTicket from, FactTicket to) {
                 s.job.job_id.to_string() + ": " + st.message());
             std::lock_guard slock(m_stats_mu);
             ++m_stats.skipped;
-            if (s.kind == FactKind::tx_signed || s.kind == FactKind::tx_resigned)
+            // A skipped acceptance wrote no row: refused, so nobody
+            // acknowledges it (the HTTP API waits for exactly this fact).
+            if (s.kind == FactKind::tx_signed || s.kind == FactKind::tx_resigned ||
+                s.kind == FactKind::job_accepted)
                 refused.push_back(t);
         }
         add_refused(refused);

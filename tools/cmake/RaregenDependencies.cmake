@@ -40,14 +40,7 @@ find_package(CURL QUIET)
 raregen_require(CURL_FOUND libcurl4-openssl-dev "libcurl (HTTP)")
 
 pkg_check_modules(HTTPLIB QUIET IMPORTED_TARGET cpp-httplib)
-raregen_require(HTTPLIB_FOUND libcpp-httplib-dev "cpp-httplib (HTTP server: the API, local ARC network, callbacks)")
-if(TARGET PkgConfig::HTTPLIB)
-  # The listen backlog of every server in the program (one value for every
-  # translation unit: the library is header-only). Its default, 5, drops the
-  # SYNs of a thousand clients connecting at once.
-  set_property(TARGET PkgConfig::HTTPLIB APPEND PROPERTY
-    INTERFACE_COMPILE_DEFINITIONS CPPHTTPLIB_LISTEN_BACKLOG=1024)
-endif()
+raregen_require(HTTPLIB_FOUND libcpp-httplib-dev "cpp-httplib (HTTP server: local ARC network, callbacks)")
 
 find_package(CLI11 QUIET CONFIG)
 raregen_require(CLI11_FOUND libcli11-dev "CLI11 (command-line parsing)")

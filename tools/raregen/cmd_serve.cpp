@@ -22,7 +22,6 @@
 #include "service/api/api_server.h"
 #include "service/engine/engine.h"
 #include "stages/ingest/intake_queue.h"
-#include "storage/pg/secrets.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
 #include "tools/raregen/engine_flags.h"
@@ -106,7 +105,6 @@ int serve(const ServeOptions& o) {
         return e.kind == service::EngineError::Kind::usage ? usage_error(e.message)
                                                            : internal_error(e.message);
     ao.conninfo = engine.conninfo();
-    ao.settings["database"] = pg::describe_target(engine.conninfo());
     ao.settings["instance"] = engine.instance_id();
     ao.on_log = [](std::string_view m) {
         std::fprintf(stderr, "raregen serve: %.*s\n", static_cast<int>(m.size()), m.data());

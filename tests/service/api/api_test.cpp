@@ -407,11 +407,21 @@ TEST_F(ApiTest, ARetriedIntentIsAnsweredWithItsJobAndNeverMadeTwice) {
     EXPECT_EQ(batch.body["results"][0]["httpStatus"], 200);
     EXPECT_EQ(batch.body["results"][0]["jobId"], first.body["jobId"]);
     EXPECT_EQ(batch.body["results"][1]["httpStatus"], 202);
+    // A retry that arrives before the first attempt is durable (here: the
+    // same intent twice in one batch, judged before one flush) is answered
+    // with that job too, not refused as a replay.
+    const Answer twice =
+        post("/v1/publish/batch", "[" + valid[2] + "," + valid[2] + "]", "application/json");
+    ASSERT_EQ(twice.status, 200) << twice.body.dump();
+    EXPECT_EQ(twice.body["results"][0]["httpStatus"], 202) << twice.body.dump();
+    EXPECT_EQ(twice.body["results"][1]["httpStatus"], 200) << twice.body.dump();
+    EXPECT_EQ(twice.body["results"][1]["existing"], true);
+    EXPECT_EQ(twice.body["results"][1]["jobId"], twice.body["results"][0]["jobId"]);
     stop();
-    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), "2");
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), "3");
     const jobs::ExactlyOnceAudit a = audit();
     EXPECT_TRUE(a.ok()) << a.example;
-    EXPECT_EQ(a.sent, 2u);
+    EXPECT_EQ(a.sent, 3u);
 }
 
 TEST_F(ApiTest, ABatchIsAnsweredItemByItemInOrder) {
@@ -448,6 +458,9 @@ TEST_F(ApiTest, ABatchIsAnsweredItemByItemInOrder) {
     const Answer over = post("/v1/publish/batch", many + "]");
     EXPECT_EQ(over.status, 413) << over.body.dump();
     EXPECT_EQ(over.body["code"], "too_large");
+    const Answer far_over = post("/v1/publish/batch", many + "," + valid[5] + "]");
+    EXPECT_EQ(far_over.status, 413) << far_over.body.dump();
+    EXPECT_EQ(far_over.body["code"], "too_large");
     stop();
     EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), "4");
 }
@@ -493,23 +506,24 @@ TEST_F(ApiTest, HealthAndInfoSayWhatRunsAndNoSecret) {
 
 TEST(SplitJsonArray, FindsTheElementsAndRefusesWhatIsNotAClosedArray) {
     std::vector<std::string_view> items;
-    ASSERT_TRUE(split_json_array(R"( [ {"a":"],\"x"}, [1,[2]] ,"s" ,3 ] )", 10, items));
+    ASSERT_EQ(split_json_array(R"( [ {"a":"],\"x"}, [1,[2]] ,"s" ,3 ] )", 10, items),
+              SplitResult::ok);
     ASSERT_EQ(items.size(), 4u);
     EXPECT_EQ(items[0], R"( {"a":"],\"x"})");
     EXPECT_EQ(items[1], " [1,[2]] ");
     EXPECT_EQ(items[2], R"("s" )");
     EXPECT_EQ(items[3], "3 ");
-    EXPECT_TRUE(split_json_array("[]", 10, items));
+    EXPECT_EQ(split_json_array("[]", 10, items), SplitResult::ok);
     EXPECT_TRUE(items.empty());
-    EXPECT_TRUE(split_json_array(" [ ] ", 10, items));
-    EXPECT_FALSE(split_json_array("[1,2", 10, items));
-    EXPECT_FALSE(split_json_array("[1,]", 10, items));
-    EXPECT_FALSE(split_json_array("[,1]", 10, items));
-    EXPECT_FALSE(split_json_array("{}", 10, items));
-    EXPECT_FALSE(split_json_array("[1] x", 10, items));
-    EXPECT_FALSE(split_json_array("[\"]", 10, items));
-    EXPECT_FALSE(split_json_array("[1,2,3]", 2, items));
-    EXPECT_TRUE(split_json_array("[1,2]", 2, items));
+    EXPECT_EQ(split_json_array(" [ ] ", 10, items), SplitResult::ok);
+    EXPECT_EQ(split_json_array("[1,2", 10, items), SplitResult::not_an_array);
+    EXPECT_EQ(split_json_array("[1,]", 10, items), SplitResult::not_an_array);
+    EXPECT_EQ(split_json_array("[,1]", 10, items), SplitResult::not_an_array);
+    EXPECT_EQ(split_json_array("{}", 10, items), SplitResult::not_an_array);
+    EXPECT_EQ(split_json_array("[1] x", 10, items), SplitResult::not_an_array);
+    EXPECT_EQ(split_json_array("[\"]", 10, items), SplitResult::not_an_array);
+    EXPECT_EQ(split_json_array("[1,2,3]", 2, items), SplitResult::too_many);
+    EXPECT_EQ(split_json_array("[1,2]", 2, items), SplitResult::ok);
 }
 
 }  // namespace
