@@ -545,11 +545,18 @@ struct ApiServer::State {
         const service::Engine::StorageHealth wb = engine.storage_health();
         const service::EngineProgress p = engine.progress();
         Json network;
-        if (const auto fee = engine.network_fee_rate())
-            network = Json{{"arc", true}, {"feeRate", fee->to_string()}};
+        const auto arc = engine.network_health();
+        if (arc)
+            network =
+                Json{{"arc", true},
+                     {"reachable", arc->reachable},
+                     {"policyAgeSeconds",
+                      arc->policy_age_ms < 0 ? Json(nullptr) : Json(arc->policy_age_ms / 1000)},
+                     {"unansweredInARow", arc->unanswered_in_a_row},
+                     {"feeRate", arc->fee_rate.to_string()}};
         else
             network = Json{{"arc", false}, {"sink", "file"}};
-        const bool ok = r.has_value() && wb.healthy && !queue.closed();
+        const bool ok = r.has_value() && wb.healthy && !queue.closed() && (!arc || arc->reachable);
         Json body{{"ok", ok},
                   {"database", r ? "connected" : "disconnected"},
                   {"writeBehind", {{"healthy", wb.healthy}, {"pending", wb.pending}}},

@@ -745,10 +745,18 @@ bool Engine::storage_healthy() const noexcept {
     return !p.wb || p.wb->healthy();
 }
 
-std::optional<chain::FeeRate> Engine::network_fee_rate() const {
+std::optional<Engine::NetworkHealth> Engine::network_health() const {
     const Parts& p = *m_parts;
     if (!p.arc) return std::nullopt;
-    return p.arc->fee_rate();
+    const send::ArcStats st = p.arc->stats();
+    const auto stale_ms = 3 * p.arc->settings().policy_refresh.count();
+    NetworkHealth h;
+    h.policy_age_ms = st.policy_age_ms;
+    h.unanswered_in_a_row = st.unanswered_in_a_row;
+    h.reachable =
+        st.unanswered_in_a_row < 3 && st.policy_age_ms >= 0 && st.policy_age_ms <= stale_ms;
+    h.fee_rate = p.arc->fee_rate();
+    return h;
 }
 
 }  // namespace raregen::service

@@ -178,8 +178,17 @@ class Engine {
     StorageHealth storage_health() const;
     // After start(), any thread: one atomic load (per request).
     bool storage_healthy() const noexcept;
-    // After start(), any thread: ARC's fee rate in force (none without ARC).
-    std::optional<chain::FeeRate> network_fee_rate() const;
+    struct NetworkHealth {
+        // ARC answered the latest requests (fewer than 3 in a row went
+        // unanswered) and served its policy within 3 refresh periods.
+        bool reachable = false;
+        std::int64_t policy_age_ms = -1;  // -1: never read
+        std::uint64_t unanswered_in_a_row = 0;
+        chain::FeeRate fee_rate;  // in force: max(ARC's policy, the floor)
+    };
+    // After start(), any thread: ARC's state (none without ARC; a few atomic
+    // loads, no request).
+    std::optional<NetworkHealth> network_health() const;
 
   private:
     struct Parts;

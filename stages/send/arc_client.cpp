@@ -175,6 +175,10 @@ void ArcClient::Impl::harvest() noexcept {
         const TimePoint now = Clock::now();
         record_latency(cn->started, now);
         cn->busy = false;
+        if (rc == CURLE_OK && http > 0 && http < 500 && http != 429)
+            c.unanswered_in_a_row.store(0, std::memory_order_relaxed);
+        else
+            add(c.unanswered_in_a_row);
         if (cn == &policy_conn) {
             on_policy(*cn, rc, http, now);
         } else if (batches[cn->batch].kind == Kind::post) {
@@ -339,6 +343,11 @@ ArcStats ArcClient::stats() const noexcept {
     st.policy_reads = ld(c.policy_reads);
     st.policy_failures = ld(c.policy_failures);
     st.status_checks = ld(c.status_checks);
+    st.unanswered_in_a_row = ld(c.unanswered_in_a_row);
+    if (const std::int64_t at = c.policy_read_at.load(std::memory_order_relaxed); at != 0)
+        st.policy_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               Clock::now() - TimePoint(Clock::duration(at)))
+                               .count();
     st.latency_p50_us = static_cast<std::uint64_t>(c.latency.quantile(0.50).count());
     st.latency_p99_us = static_cast<std::uint64_t>(c.latency.quantile(0.99).count());
     return st;

@@ -118,6 +118,11 @@ struct ArcStats {
     std::uint64_t policy_reads = 0;     // successful GET /v1/policy (start-up included)
     std::uint64_t policy_failures = 0;  // failed GET /v1/policy
     std::uint64_t status_checks = 0;    // GET /v1/tx/{txid} for recovered jobs
+    // Reachability, for health reports: requests in a row that got no usable
+    // answer (timeout, transport error, 5xx, 429; any other answer resets it),
+    // and the age of the last policy ARC served (-1: never).
+    std::uint64_t unanswered_in_a_row = 0;
+    std::int64_t policy_age_ms = -1;
     // Request latency (completed requests), from flow::LatencyHistogram
     // (log-linear, within ~6%): upper bound of the bucket holding the
     // percentile, microseconds. 0: none yet.

@@ -190,7 +190,10 @@ struct ArcClient::Impl {
         std::atomic<std::uint64_t> requests{0}, txs_posted{0}, retries{0}, timeouts{0},
             transport_errors{0}, http_5xx{0}, http_4xx{0}, auth_errors{0}, missing_entries{0},
             splits{0}, sent{0}, failed{0}, fee_too_low{0}, unresolved{0}, policy_reads{0},
-            policy_failures{0}, status_checks{0}, request_refusals{0};
+            policy_failures{0}, status_checks{0}, request_refusals{0}, unanswered_in_a_row{0};
+        // Clock::now() of the last policy read, in Clock ticks since its
+        // epoch (0: never).
+        std::atomic<std::int64_t> policy_read_at{0};
         flow::LatencyHistogram latency;  // one request, start to answer
     } c;
 

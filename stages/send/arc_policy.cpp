@@ -27,6 +27,7 @@ bool ArcClient::Impl::apply_policy(std::string& answer) noexcept {
     const chain::FeeRate eff = live.at_least(s.fee_floor) ? live : s.fee_floor;
     rate.store(pack_rate(eff), std::memory_order_release);
     add(c.policy_reads);
+    c.policy_read_at.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
     return true;
 }
 

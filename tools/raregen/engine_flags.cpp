@@ -76,6 +76,7 @@ int engine_config_from_flags(const EngineFlags& o, bool memory, service::EngineC
         as.batch_max = o.arc_batch;
         as.max_in_flight = o.arc_in_flight;
         as.request_timeout = std::chrono::milliseconds(o.arc_timeout_ms);
+        as.policy_refresh = std::chrono::milliseconds(o.arc_policy_refresh_ms);
         as.max_attempts = o.arc_attempts;
         as.fee_floor = *fee;
         as.callback_url = o.callback_url;
@@ -148,6 +149,11 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
         ->capture_default_str();
     cmd.add_option("--arc-wait-for", opts->arc_wait_for, "X-WaitFor status")->capture_default_str();
     cmd.add_option("--arc-timeout-ms", opts->arc_timeout_ms, "timeout of one ARC request")
+        ->capture_default_str();
+    cmd.add_option("--arc-policy-refresh-ms", opts->arc_policy_refresh_ms,
+                   "how often GET /v1/policy is read again (the fee rate; /health calls ARC "
+                   "unreachable when no policy came for 3 periods)")
+        ->check(CLI::Range(std::uint64_t{100}, std::uint64_t{86'400'000}))
         ->capture_default_str();
     cmd.add_option("--arc-attempts", opts->arc_attempts,
                    "tries per transaction on timeouts and 5xx before it is left unresolved")

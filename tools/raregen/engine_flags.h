@@ -48,6 +48,7 @@ struct EngineFlags {
     std::size_t arc_in_flight = 4;
     std::string arc_wait_for = "SEEN_ON_NETWORK";
     std::uint64_t arc_timeout_ms = 15000;
+    std::uint64_t arc_policy_refresh_ms = 60000;
     int arc_attempts = 8;
     std::string callback_url;
     std::string callback_token_file;

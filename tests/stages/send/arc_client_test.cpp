@@ -592,6 +592,8 @@ TEST(ArcClient, ServiceUnavailableRetriesTheSameBytes) {
     const ArcStats st = client.stats();
     EXPECT_EQ(st.http_5xx, 2u);
     EXPECT_EQ(st.retries, 6u);
+    EXPECT_EQ(st.unanswered_in_a_row, 0u);  // the third answer reset it
+    EXPECT_GE(st.policy_age_ms, 0);         // read at start
 }
 
 TEST(ArcClient, DroppedConnectionsEndUnresolved) {
@@ -610,6 +612,7 @@ TEST(ArcClient, DroppedConnectionsEndUnresolved) {
         << out[0].detail.view();
     EXPECT_EQ(client.stats().transport_errors, 3u);
     EXPECT_EQ(client.stats().unresolved, 1u);
+    EXPECT_EQ(client.stats().unanswered_in_a_row, 3u);  // what /health calls unreachable
 }
 
 TEST(ArcClient, SilentServerTimesOutThenUnresolved) {

@@ -7,7 +7,10 @@
 //    each restart adopting what the killed one left, the clients retrying
 //    every intent that got no answer: in the end every intent is answered
 //    (202, or 200 with its job for a retry of one already accepted) and
-//    every record is published exactly once; the exactly-once audit holds.
+//    every record is published exactly once; the exactly-once audit holds;
+//  - the database stopped mid-load: 503s, never a 202, until it is back;
+//  - GET /health with ARC (the local network): 200 while it answers, 503
+//    naming it unreachable once it is gone.
 // The random moments come from a seeded PRNG printed on failure
 // (RAREGEN_CRASH_SEED replays one).
 
@@ -39,6 +42,7 @@
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
 #include "tests/tools/raregen/cli_runner.h"
+#include "tests/tools/raregen/local_network.h"
 
 namespace raregen::test {
 namespace {
@@ -122,36 +126,38 @@ class Serve : public pg::testing::PgTest {
 
     // Starts `raregen serve` on a free port; returns its pid and sets m_port
     // (0 if it never said it listens).
-    pid_t start_serve(const std::string& name, const std::string& durable_wait_ms = "10000") {
+    // `sink`: where transactions go (default: the file tx.ef).
+    pid_t start_serve(const std::string& name, const std::string& durable_wait_ms = "10000",
+                      std::vector<std::string> sink = {}) {
         const std::string log = m_dir.path(name);
-        const pid_t pid = spawn_cli({"serve",
-                                     "--durable-wait-ms",
-                                     durable_wait_ms,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--out",
-                                     m_dir.path("tx.ef"),
-                                     "--utxos",
-                                     m_dir.path("utxos.txt"),
-                                     "--key-file",
-                                     m_dir.path("key.wif"),
-                                     "--registered",
-                                     m_dir.path("registered.txt"),
-                                     "--rate",
-                                     "1000",
-                                     "--period-ms",
-                                     "1000",
-                                     "--window-ms",
-                                     "200",
-                                     "--batch-size",
-                                     "100",
-                                     "--progress",
-                                     "0",
-                                     "--lease-s",
-                                     "3600",
-                                     "--http-threads",
-                                     "32"},
-                                    m_db, log);
+        if (sink.empty()) sink = {"--out", m_dir.path("tx.ef")};
+        std::vector<std::string> args{"serve",
+                                      "--durable-wait-ms",
+                                      durable_wait_ms,
+                                      "--listen",
+                                      "127.0.0.1:0",
+                                      "--utxos",
+                                      m_dir.path("utxos.txt"),
+                                      "--key-file",
+                                      m_dir.path("key.wif"),
+                                      "--registered",
+                                      m_dir.path("registered.txt"),
+                                      "--rate",
+                                      "1000",
+                                      "--period-ms",
+                                      "1000",
+                                      "--window-ms",
+                                      "200",
+                                      "--batch-size",
+                                      "100",
+                                      "--progress",
+                                      "0",
+                                      "--lease-s",
+                                      "3600",
+                                      "--http-threads",
+                                      "32"};
+        args.insert(args.end(), sink.begin(), sink.end());
+        const pid_t pid = spawn_cli(args, m_db, log);
         m_port = 0;
         const auto give_up = std::chrono::steady_clock::now() + 60s;
         const std::string marker = "API listening on http://127.0.0.1:";
@@ -429,6 +435,45 @@ TEST_F(Serve, DatabaseStoppedMidLoadGivesNo202UntilItIsBackAndLosesNothing) {
     EXPECT_NE(err.find("database"), std::string::npos) << "the outage was not reported: " << err;
     EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), std::to_string(m_intents.size()));
     check_published_once(/*all_answered=*/true);
+}
+
+TEST_F(Serve, HealthSaysWhetherArcAnswers) {
+    ASSERT_NO_FATAL_FAILURE(make_inputs(10));
+    auto network = std::make_unique<LocalNetwork>(m_dir, std::vector<std::string>{});
+    ASSERT_FALSE(network->url().empty());
+    const pid_t pid = start_serve("serve", "10000",
+                                  {"--arc-url", network->url(), "--arc-policy-refresh-ms", "200",
+                                   "--arc-timeout-ms", "1000"});
+    ASSERT_NE(m_port, 0);
+    httplib::Client cl("127.0.0.1", m_port);
+    cl.set_read_timeout(20, 0);
+    auto health = [&] {
+        auto r = cl.Get("/health");
+        return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+                 : std::make_pair(0, Json());
+    };
+    auto [status, body] = health();
+    EXPECT_EQ(status, 200) << body.dump();
+    EXPECT_EQ(body["ok"], true);
+    EXPECT_EQ(body["network"]["arc"], true);
+    EXPECT_EQ(body["network"]["reachable"], true);
+    EXPECT_TRUE(body["network"]["policyAgeSeconds"].is_number()) << body.dump();
+    EXPECT_TRUE(body["network"]["feeRate"].is_string()) << body.dump();
+
+    network.reset();  // ARC goes away: its policy reads now fail
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (status == 200 && std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(100ms);
+        std::tie(status, body) = health();
+    }
+    EXPECT_EQ(status, 503) << body.dump();
+    EXPECT_EQ(body["ok"], false);
+    EXPECT_EQ(body["network"]["reachable"], false);
+    EXPECT_GE(body["network"]["unansweredInARow"].get<int>(), 3);
+    EXPECT_EQ(body["database"], "connected");  // only the network is named
+
+    kill(pid, SIGTERM);
+    EXPECT_EQ(wait_cli(pid), 0);
 }
 
 }  // namespace
