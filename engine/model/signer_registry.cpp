@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "engine/chain/bytes.h"
@@ -33,6 +34,36 @@ bool InMemorySignerRegistry::add(const CompressedPubkey& pubkey, SignerStatus st
     const bool inserted = m_keys.emplace(pubkey, status).second;
     if (inserted && status == SignerStatus::active) ++m_active;
     return inserted;
+}
+
+void InMemorySignerRegistry::set(const CompressedPubkey& pubkey, SignerStatus status) {
+    const auto it = m_keys.find(pubkey);
+    const bool was_active = it != m_keys.end() && it->second == SignerStatus::active;
+    if (status == SignerStatus::unknown) {
+        if (it != m_keys.end()) m_keys.erase(it);
+    } else if (it != m_keys.end()) {
+        it->second = status;
+    } else {
+        m_keys.emplace(pubkey, status);
+    }
+    const bool is_active = status == SignerStatus::active;
+    if (was_active && !is_active) --m_active;
+    if (!was_active && is_active) ++m_active;
+}
+
+SignerStatus LiveSignerRegistry::lookup(std::span<const std::uint8_t> pubkey) const noexcept {
+    std::shared_lock lock(m_mu);
+    return m_keys.lookup(pubkey);
+}
+
+void LiveSignerRegistry::set(const CompressedPubkey& pubkey, SignerStatus status) {
+    std::unique_lock lock(m_mu);
+    m_keys.set(pubkey, status);
+}
+
+std::size_t LiveSignerRegistry::active_count() const {
+    std::shared_lock lock(m_mu);
+    return m_keys.active_count();
 }
 
 SignerStatus InMemorySignerRegistry::lookup(std::span<const std::uint8_t> pubkey) const noexcept {

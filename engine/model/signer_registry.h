@@ -23,12 +23,15 @@
 // grep, and it has exactly two fields.
 //
 // Threads: lookup() from any number of threads once loading is done; loading
-// (parse/load_file/add) is set-up only. lookup() allocates nothing.
+// (parse/load_file/add/set) is set-up only. lookup() allocates nothing.
+// LiveSignerRegistry is the one that may change while ingest reads it (the
+// service's operator endpoints register and revoke signers).
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -67,6 +70,8 @@ class InMemorySignerRegistry final : public SignerRegistry {
 
     // Set-up: registers a key; false if it is already registered (unchanged).
     bool add(const CompressedPubkey& pubkey, SignerStatus status);
+    // Set-up: the key's status, whether known or not (unknown: forgotten).
+    void set(const CompressedPubkey& pubkey, SignerStatus status);
 
     SignerStatus lookup(std::span<const std::uint8_t> pubkey) const noexcept override;
 
@@ -85,6 +90,27 @@ struct InMemorySignerRegistry::Loaded {
     std::optional<InMemorySignerRegistry> registry;
     std::string error;
     explicit operator bool() const { return registry.has_value(); }
+};
+
+// The registry of a running service: ingest looks keys up while an operator
+// registers or revokes one. lookup() takes a shared lock (no allocation, no
+// waiting unless a change is being written); set() an exclusive one.
+class LiveSignerRegistry final : public SignerRegistry {
+  public:
+    LiveSignerRegistry() = default;
+    LiveSignerRegistry(const LiveSignerRegistry&) = delete;
+    LiveSignerRegistry& operator=(const LiveSignerRegistry&) = delete;
+
+    SignerStatus lookup(std::span<const std::uint8_t> pubkey) const noexcept override;
+    // Any thread: the next lookup of `pubkey` answers `status`.
+    void set(const CompressedPubkey& pubkey, SignerStatus status);
+    // Set-up only (before any reader): the registry to load into.
+    InMemorySignerRegistry& loading() noexcept { return m_keys; }
+    std::size_t active_count() const;
+
+  private:
+    mutable std::shared_mutex m_mu;
+    InMemorySignerRegistry m_keys;
 };
 
 }  // namespace raregen::ingest

@@ -642,6 +642,25 @@ std::string ApiServer::start() {
     while (!svr.is_running())
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     s.running = true;
+    // Readiness: the API has answered one request on its own address before
+    // start() returns (and the caller says it listens). This first request
+    // also runs the server library's lazy one-time set-up (its function-local
+    // statics) while nothing else is in flight; ThreadSanitizer cannot see
+    // the guard of a static in the uninstrumented libcpp-httplib, and
+    // reported the first concurrent requests as racing on it.
+    const std::string self = s.o.host == "0.0.0.0" || s.o.host.empty()
+                                 ? "127.0.0.1"
+                                 : (s.o.host == "::" ? "::1" : s.o.host);
+    httplib::Client probe(self, s.port);
+    probe.set_connection_timeout(5, 0);
+    probe.set_read_timeout(5, 0);
+    const auto answer = probe.Get("/info");
+    if (!answer || answer->status != 200) {
+        stop();
+        return "the API listens on " + s.o.host + ":" + std::to_string(s.port) +
+               " but did not answer GET /info on it: check the address (--listen)";
+    }
+    s.requests.fetch_sub(1, std::memory_order_relaxed);  // not a client's
     return {};
 }
 

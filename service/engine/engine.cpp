@@ -53,7 +53,7 @@ struct Engine::Parts {
     std::optional<pg::EmbeddedPostgres> embedded;
     std::string conninfo;
     std::optional<pg::Connection> db;
-    ingest::InMemorySignerRegistry signers;
+    ingest::LiveSignerRegistry signers;
     std::optional<utxo::UtxoRing> ring;
     std::optional<callbacks::CallbackReceiver> receiver;
     std::optional<send::ArcClient> arc;
@@ -252,14 +252,14 @@ EngineError Engine::start_parts() {
         auto loaded = ingest::InMemorySignerRegistry::load_file(o.registered_file);
         if (!loaded) return E::usage(loaded.error);
         if (o.memory) {
-            p.signers = std::move(*loaded.registry);
+            p.signers.loading() = std::move(*loaded.registry);
         } else if (std::string e = keys::register_signer_file(*p.db, o.registered_file);
                    !e.empty()) {
             return E::usage("--registered: " + e);
         }
     }
     if (!o.memory) {
-        const keys::SignerLoad sl = keys::load_signers(*p.db, p.signers);
+        const keys::SignerLoad sl = keys::load_signers(*p.db, p.signers.loading());
         if (!sl.ok()) return E::internal("loading registered_keys failed: " + sl.error);
     }
 
@@ -743,6 +743,10 @@ Engine::StorageHealth Engine::storage_health() const {
 bool Engine::storage_healthy() const noexcept {
     const Parts& p = *m_parts;
     return !p.wb || p.wb->healthy();
+}
+
+void Engine::set_signer(const ingest::CompressedPubkey& pubkey, ingest::SignerStatus status) {
+    m_parts->signers.set(pubkey, status);
 }
 
 std::optional<Engine::NetworkHealth> Engine::network_health() const {

@@ -189,6 +189,10 @@ class Engine {
     // After start(), any thread: ARC's state (none without ARC; a few atomic
     // loads, no request).
     std::optional<NetworkHealth> network_health() const;
+    // After start(), any thread: the ingest stage's next lookup of `pubkey`
+    // answers `status` (the operator endpoints call it once the database row
+    // is written; the engine itself writes nothing).
+    void set_signer(const ingest::CompressedPubkey& pubkey, ingest::SignerStatus status);
 
   private:
     struct Parts;

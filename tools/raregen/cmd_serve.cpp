@@ -11,14 +11,20 @@
 // Settings: the seed's environment (PORT, DATABASE_URL, ARC_URL,
 // ARC_API_KEY, BATCH_WINDOW_MS, MAX_BATCH_SIZE, MAX_TX_PER_3S, RAREGEN_WIF,
 // NODE_ENV), each overridable by a flag.
+//
+// With --admin-token-file (env RAREGEN_ADMIN_TOKEN_FILE), the operator
+// endpoints (service/api/admin_server.h: signer register/revoke/list) listen
+// on --admin-listen, loopback by default, behind that bearer token.
 
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "service/api/admin_server.h"
 #include "service/api/api_server.h"
 #include "service/engine/engine.h"
 #include "stages/ingest/intake_queue.h"
@@ -41,6 +47,8 @@ struct ServeOptions {
     std::size_t max_batch_items = 1000;
     std::size_t read_connections = 4;
     std::string environment = "production";
+    std::string admin_listen;  // HOST:PORT; default 127.0.0.1:3001
+    std::string admin_token_file;
 };
 
 bool split_host_port(const std::string& text, std::string& host, int& port) {
@@ -67,6 +75,21 @@ int serve(const ServeOptions& o) {
         return usage_error(
             "--intake-capacity, --http-threads, --max-body, --max-batch-items and "
             "--read-connections must be at least 1");
+
+    api::AdminOptions admin;
+    const std::string admin_listen = o.admin_listen.empty() ? "127.0.0.1:3001" : o.admin_listen;
+    if (!split_host_port(admin_listen, admin.host, admin.port))
+        return usage_error("--admin-listen '" + admin_listen +
+                           "' must be HOST:PORT with PORT 0..65535, e.g. 127.0.0.1:3001");
+    if (!o.admin_listen.empty() && o.admin_token_file.empty())
+        return usage_error(
+            "--admin-listen needs --admin-token-file (a 0600 file holding the operators' bearer "
+            "token; env RAREGEN_ADMIN_TOKEN_FILE)");
+    if (!o.admin_token_file.empty()) {
+        auto t = read_secret_file(o.admin_token_file);
+        if (!t) return usage_error("--admin-token-file: " + t.error);
+        admin.token = std::string(t.value->view());
+    }
 
     ingest::IntakeQueue queue(o.intake_capacity);
     std::atomic<api::ApiServer*> api_ptr{nullptr};
@@ -116,6 +139,22 @@ int serve(const ServeOptions& o) {
         return usage_error(e);
     }
     api_ptr.store(&server, std::memory_order_release);
+    std::optional<api::AdminServer> admin_server;
+    if (!admin.token.empty()) {
+        admin.conninfo = engine.conninfo();
+        admin.on_log = [](const std::string& m) {
+            std::fprintf(stderr, "raregen serve: %s\n", m.c_str());
+        };
+        admin_server.emplace(engine, std::move(admin));
+        if (std::string e = admin_server->start(); !e.empty()) {
+            server.stop();
+            engine.request_stop();
+            engine.wait();
+            return usage_error(e);
+        }
+        std::fprintf(stderr, "raregen serve: operator endpoints on http://%s:%d/admin/\n",
+                     admin_listen.substr(0, admin_listen.rfind(':')).c_str(), admin_server->port());
+    }
     std::fprintf(stderr, "raregen serve: API listening on http://%s:%d (instance %s)\n",
                  listen.substr(0, listen.rfind(':')).c_str(), server.port(),
                  engine.instance_id().c_str());
@@ -123,6 +162,7 @@ int serve(const ServeOptions& o) {
 
     engine.wait();  // SIGTERM/SIGINT: intake stops, everything accepted drains
     server.stop();  // requests still waiting were answered by the drain
+    if (admin_server) admin_server->stop();
     api_ptr.store(nullptr, std::memory_order_release);
 
     Json summary = engine.summary();
@@ -146,6 +186,8 @@ void register_serve_command(CLI::App& app) {
     apply_env_defaults(opts->engine);
     env_default_u64("PORT", opts->port);
     if (const char* e = std::getenv("NODE_ENV"); e != nullptr && *e != '\0') opts->environment = e;
+    if (const char* e = std::getenv("RAREGEN_ADMIN_TOKEN_FILE"); e != nullptr && *e != '\0')
+        opts->admin_token_file = e;
     CLI::App* serve_cmd = app.add_subcommand(
         "serve",
         "Run the RareGen service: the pipeline of `raregen run`, running until stopped, with "
@@ -184,6 +226,13 @@ void register_serve_command(CLI::App& app) {
         ->capture_default_str();
     serve_cmd->add_option("--environment", opts->environment, "shown by GET /info (env NODE_ENV)")
         ->capture_default_str();
+    serve_cmd->add_option("--admin-token-file", opts->admin_token_file,
+                          "file (mode 0600) holding the bearer token of the operator endpoints "
+                          "(GET/POST /admin/signers, POST /admin/signers/PUBKEY/revoke); without "
+                          "it they are off (env RAREGEN_ADMIN_TOKEN_FILE)");
+    serve_cmd->add_option("--admin-listen", opts->admin_listen,
+                          "HOST:PORT of the operator endpoints (default 127.0.0.1:3001; port 0: "
+                          "any free port, printed on stderr)");
     add_engine_flags(*serve_cmd, opts->engine);
     set_action(*serve_cmd, [opts] { return serve(*opts); });
 }

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 
 #include "engine/chain/bytes.h"
 #include "engine/chain/hash.h"
+#include "service/api/admin_server.h"
 #include "service/engine/engine.h"
 #include "stages/ingest/intake_queue.h"
 #include "stages/ingest/jcs.h"
@@ -524,6 +526,138 @@ TEST(SplitJsonArray, FindsTheElementsAndRefusesWhatIsNotAClosedArray) {
     EXPECT_EQ(split_json_array("[\"]", 10, items), SplitResult::not_an_array);
     EXPECT_EQ(split_json_array("[1,2,3]", 2, items), SplitResult::too_many);
     EXPECT_EQ(split_json_array("[1,2]", 2, items), SplitResult::ok);
+}
+
+TEST_F(ApiTest, OperatorEndpointsRegisterAndRevokeSignersOfTheRunningEngine) {
+    const Corpus corpus = make_corpus(m_dir, 120, 0.5, 43);
+    start(corpus);
+    const std::string token = "operator-token-4f1c9a27e0";
+    std::vector<std::string> log;
+    std::mutex log_mu;
+    AdminOptions o;
+    o.host = "127.0.0.1";
+    o.port = 0;
+    o.token = token;
+    o.conninfo = m_engine->conninfo();
+    o.on_log = [&](const std::string& line) {
+        std::lock_guard lock(log_mu);
+        log.push_back(line);
+    };
+    {
+        AdminOptions no_token = o;
+        no_token.token.clear();
+        AdminServer refused(*m_engine, no_token);
+        EXPECT_NE(refused.start().find("--admin-token-file"), std::string::npos);
+    }
+    AdminServer admin(*m_engine, o);
+    ASSERT_EQ(admin.start(), "");
+    ASSERT_NE(admin.port(), m_api->port());
+    httplib::Client ac("127.0.0.1", admin.port());
+    ac.set_read_timeout(30, 0);
+    const httplib::Headers auth{{"Authorization", "Bearer " + token}};
+    auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                    const httplib::Headers& headers) {
+        auto r = method == "GET" ? ac.Get(path.c_str(), headers)
+                                 : ac.Post(path.c_str(), headers, body, "application/json");
+        Answer a;
+        if (!r) return a;
+        a.status = r->status;
+        a.body = Json::parse(r->body, nullptr, false);
+        a.retry_after = r->get_header_value("WWW-Authenticate");
+        EXPECT_EQ(r->body.find(token), std::string::npos) << "the token was echoed";
+        return a;
+    };
+    auto pubkey_of = [](const std::string& intent) {
+        return Json::parse(intent)["signer"]["pubkey"].get<std::string>();
+    };
+
+    // Without the token, or with another one: 401, nothing read or changed.
+    const std::string keys_before = scalar("SELECT count(*) FROM registered_keys");
+    for (const httplib::Headers& h :
+         {httplib::Headers{}, httplib::Headers{{"Authorization", "Bearer nope"}},
+          httplib::Headers{{"Authorization", token}}}) {
+        const Answer a = call("GET", "/admin/signers", "", h);
+        EXPECT_EQ(a.status, 401);
+        EXPECT_EQ(a.retry_after, "Bearer");
+        EXPECT_EQ(a.body["code"], "unauthorized");
+        const Answer b = call(
+            "POST", "/admin/signers",
+            Json{{"pubkey", pubkey_of(corpus.by_kind.at(GeneratedKind::unknown_signer)[0])}}.dump(),
+            h);
+        EXPECT_EQ(b.status, 401);
+    }
+    EXPECT_EQ(scalar("SELECT count(*) FROM registered_keys"), keys_before);
+    // The public API does not serve them.
+    EXPECT_EQ(get("/admin/signers").status, 404);
+
+    // The list is the table.
+    Answer listed = call("GET", "/admin/signers", "", auth);
+    ASSERT_EQ(listed.status, 200) << listed.body.dump();
+    EXPECT_EQ(std::to_string(listed.body["signers"].size()), keys_before);
+
+    // An unknown signer's intent: refused, then accepted once registered,
+    // with no restart.
+    const std::string stranger = corpus.by_kind.at(GeneratedKind::unknown_signer)[0];
+    EXPECT_EQ(post("/v1/publish", stranger).body["code"], "unknown_signer");
+    Answer r =
+        call("POST", "/admin/signers",
+             Json{{"pubkey", pubkey_of(stranger)}, {"policy", {{"note", "test"}}}}.dump(), auth);
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["outcome"], "registered");
+    EXPECT_EQ(r.body["status"], "active");
+    EXPECT_EQ(scalar("SELECT status || ' ' || (policy_json->>'note') FROM registered_keys WHERE "
+                     "pubkey_hex = '" +
+                     pubkey_of(stranger) + "'"),
+              "active test");
+    EXPECT_EQ(post("/v1/publish", stranger).status, 202);
+
+    // A registered signer revoked: its next intent is refused; registered
+    // again, accepted.
+    const auto& valid = corpus.by_kind.at(GeneratedKind::valid);
+    ASSERT_GE(valid.size(), 2u);
+    const std::string signer = pubkey_of(valid[0]);
+    r = call("POST", "/admin/signers/" + signer + "/revoke", "", auth);
+    ASSERT_EQ(r.status, 200) << r.body.dump();
+    EXPECT_EQ(r.body["outcome"], "revoked");
+    EXPECT_EQ(scalar("SELECT status FROM registered_keys WHERE pubkey_hex = '" + signer + "'"),
+              "revoked");
+    EXPECT_EQ(post("/v1/publish", valid[0]).body["code"], "inactive_signer");
+    r = call("POST", "/admin/signers/" + signer + "/revoke", "", auth);
+    EXPECT_EQ(r.body["outcome"], "already_revoked");
+    r = call("POST", "/admin/signers", Json{{"pubkey", signer}}.dump(), auth);
+    EXPECT_EQ(r.body["outcome"], "reactivated");
+    EXPECT_EQ(post("/v1/publish", valid[0]).status, 202);
+
+    // Bad requests: each its code, nothing changed.
+    const std::string keys_now = scalar(
+        "SELECT count(*) || '/' || count(*) FILTER (WHERE status "
+        "= 'active') FROM registered_keys");
+    EXPECT_EQ(call("POST", "/admin/signers", "{\"pubkey\":", auth).body["code"], "bad_json");
+    EXPECT_EQ(call("POST", "/admin/signers", "{}", auth).body["code"], "bad_pubkey");
+    EXPECT_EQ(call("POST", "/admin/signers", Json{{"pubkey", "02abc"}}.dump(), auth).body["code"],
+              "bad_pubkey");
+    EXPECT_EQ(call("POST", "/admin/signers", Json{{"pubkey", signer}, {"policy", 7}}.dump(), auth)
+                  .body["code"],
+              "bad_policy");
+    EXPECT_EQ(call("POST", "/admin/signers/zz/revoke", "", auth).status, 400);
+    const std::string absent = pubkey_of(corpus.by_kind.at(GeneratedKind::unknown_signer).back());
+    if (absent != pubkey_of(stranger)) {
+        const Answer a = call("POST", "/admin/signers/" + absent + "/revoke", "", auth);
+        EXPECT_EQ(a.status, 404);
+        EXPECT_EQ(a.body["code"], "not_registered");
+    }
+    EXPECT_EQ(call("GET", "/admin/nothing", "", auth).status, 404);
+    EXPECT_EQ(scalar("SELECT count(*) || '/' || count(*) FILTER (WHERE status = 'active') FROM "
+                     "registered_keys"),
+              keys_now);
+
+    admin.stop();
+    stop();
+    EXPECT_TRUE(audit().ok());
+    std::lock_guard lock(log_mu);
+    EXPECT_EQ(log.size(), 4u);  // registered, revoked, already_revoked, reactivated
+    for (const std::string& line : log)
+        EXPECT_EQ(line.find(token), std::string::npos) << line;
 }
 
 }  // namespace

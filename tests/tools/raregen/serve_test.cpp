@@ -476,5 +476,41 @@ TEST_F(Serve, HealthSaysWhetherArcAnswers) {
     EXPECT_EQ(wait_cli(pid), 0);
 }
 
+TEST_F(Serve, OperatorEndpointsNeedATokenFileAndListenOnTheirOwnAddress) {
+    ASSERT_NO_FATAL_FAILURE(make_inputs(10));
+    const CliResult refused = run_cli(CliCall{{"serve", "--admin-listen", "127.0.0.1:0", "--listen",
+                                               "127.0.0.1:0", "--key-file", m_dir.path("key.wif")},
+                                              {},
+                                              {{"DATABASE_URL", m_db}}});
+    EXPECT_EQ(refused.exit_code, 2);
+    EXPECT_NE(refused.err.find("--admin-token-file"), std::string::npos) << refused.err;
+
+    const std::string token = "admin-secret-9d2e71";
+    write_file(m_dir.path("admin.token"), token + "\n", 0600);
+    const pid_t pid = start_serve("serve", "10000",
+                                  {"--out", m_dir.path("tx.ef"), "--admin-token-file",
+                                   m_dir.path("admin.token"), "--admin-listen", "127.0.0.1:0"});
+    ASSERT_NE(m_port, 0);
+    const std::string err = read_file(m_dir.path("serve.err"));
+    const std::string marker = "operator endpoints on http://127.0.0.1:";
+    const auto at = err.find(marker);
+    ASSERT_NE(at, std::string::npos) << err;
+    const int admin_port = std::atoi(err.c_str() + at + marker.size());
+    ASSERT_NE(admin_port, 0);
+    EXPECT_NE(admin_port, m_port);
+    httplib::Client ac("127.0.0.1", admin_port);
+    auto r = ac.Get("/admin/signers");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 401);
+    r = ac.Get("/admin/signers", {{"Authorization", "Bearer " + token}});
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+    EXPECT_EQ(Json::parse(r->body)["signers"].size(), 4u);  // make_inputs' --signers 4
+    kill(pid, SIGTERM);
+    EXPECT_EQ(wait_cli(pid), 0);
+    EXPECT_EQ(read_file(m_dir.path("serve.err")).find(token), std::string::npos);
+    EXPECT_EQ(read_file(m_dir.path("serve.out")).find(token), std::string::npos);
+}
+
 }  // namespace
 }  // namespace raregen::test
