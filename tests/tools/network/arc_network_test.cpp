@@ -13,8 +13,6 @@
 namespace raregen::network::test {
 namespace {
 
-constexpr const char* k_bin = "application/octet-stream";
-
 std::string json_tx(const chain::Bytes& b) {
     return Json{{"rawTx", chain::to_hex(b)}}.dump();
 }

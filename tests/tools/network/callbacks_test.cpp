@@ -13,8 +13,6 @@
 namespace raregen::network::test {
 namespace {
 
-constexpr const char* k_bin = "application/octet-stream";
-
 // An HTTP server on a free loopback port recording every POST /cb.
 class Receiver {
   public:

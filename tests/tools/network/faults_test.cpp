@@ -10,8 +10,6 @@
 namespace raregen::network::test {
 namespace {
 
-constexpr const char* k_bin = "application/octet-stream";
-
 TEST(ArcFaults, ErrorShareIsSeededAndEveryAnswerIsErrorOrCorrect) {
     NetworkOptions o = test_options();
     o.faults.fail = {{503, 0.25}};

@@ -18,6 +18,9 @@
 
 namespace raregen::network::test {
 
+// The content type of binary (raw or EF) transaction bodies.
+inline constexpr const char* k_bin = "application/octet-stream";
+
 using Json = nlohmann::json;
 using http::http_request;
 using http::HttpRequest;

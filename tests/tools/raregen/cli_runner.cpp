@@ -10,12 +10,14 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 extern char** environ;
 
@@ -153,6 +155,11 @@ unsigned file_mode(const std::string& path) {
     return static_cast<unsigned>(st.st_mode & 07777);
 }
 
+const nlohmann::json& spend() {
+    static const nlohmann::json v = load_test_json("vectors.json")["p2pkh_spend_forkid"];
+    return v;
+}
+
 nlohmann::json load_test_json(const std::string& name) {
     const std::string path = std::string(RAREGEN_TESTDATA_DIR) + "/" + name;
     std::ifstream in(path);
@@ -186,9 +193,22 @@ pid_t spawn_cli(const std::vector<std::string>& args, const std::string& databas
     ::_exit(127);
 }
 
-int wait_cli(pid_t pid) {
+int wait_cli(pid_t pid, std::chrono::seconds limit) {
     int status = 0;
-    ::waitpid(pid, &status, 0);
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    pid_t done = 0;
+    while ((done = ::waitpid(pid, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (done == 0) {
+        // A hung child fails the test instead of hanging it (and CI).
+        ADD_FAILURE() << "raregen (pid " << pid << ") did not exit within " << limit.count()
+                      << " s: killed";
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        return -2;
+    }
+    if (done < 0) return -1;
     if (WIFEXITED(status)) return WEXITSTATUS(status);
     if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
     return -1;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,8 +38,10 @@ inline CliResult run_cli(std::vector<std::string> args) {
 // <log_prefix>.err. For runs a test stops with a signal.
 pid_t spawn_cli(const std::vector<std::string>& args, const std::string& database_url,
                 const std::string& log_prefix);
-// Waits for a child of spawn_cli: its exit code, or 128 + the signal that killed it.
-int wait_cli(pid_t pid);
+// Waits for a child of spawn_cli: its exit code, or 128 + the signal that
+// killed it. After `limit` the child is killed, the test fails, and -2 is
+// returned.
+int wait_cli(pid_t pid, std::chrono::seconds limit = std::chrono::seconds(300));
 
 // A fresh private directory for files a test writes; removed with its contents on destruction.
 class TempDir {
@@ -60,5 +63,7 @@ unsigned file_mode(const std::string& path);  // permission bits only
 
 // The reference data in tests/data.
 nlohmann::json load_test_json(const std::string& name);
+// vectors.json's p2pkh_spend_forkid (loaded once).
+const nlohmann::json& spend();
 
 }  // namespace raregen::test

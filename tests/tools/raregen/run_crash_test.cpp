@@ -48,8 +48,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr int k_jobs = 2000;
-constexpr int k_kills = 20;
+constexpr int k_crash_jobs = 2000;
+constexpr int k_crash_kills = 20;
 
 struct SinkView {
     std::size_t lines = 0;              // file lines, or transactions the network lists
@@ -83,7 +83,7 @@ std::string txid_of(const chain::Transaction& tx) {
 }
 
 // Parses every line the runs wrote: EF hex, one transaction per line.
-SinkView read_sink(const std::string& path) {
+SinkView read_sink_view(const std::string& path) {
     SinkView v;
     std::ifstream in(path);
     std::string line;
@@ -140,7 +140,7 @@ void expect_no_reports(const std::string& what, const std::string& text) {
         EXPECT_EQ(text.find(marker), std::string::npos) << what << ":\n" << text;
 }
 
-// Lines in the sink so far: a cheap progress probe (read_sink parses them all).
+// Lines in the sink so far: a cheap progress probe (read_sink_view parses them all).
 std::size_t count_lines(const std::string& path) {
     std::ifstream in(path);
     return static_cast<std::size_t>(
@@ -164,9 +164,9 @@ class RunCrash : public pg::testing::PgTest {
         ASSERT_EQ(
             run_cli({"keys", "generate", "--testnet", "--out", m_dir.path("key.wif")}).exit_code,
             0);
-        ASSERT_NO_FATAL_FAILURE(make_utxos(k_jobs + k_jobs / 2));
-        ASSERT_EQ(run_cli({"gen", "intents", std::to_string(k_jobs), "--signers", "4", "--out",
-                           m_dir.path("intents.ndjson"), "--registered",
+        ASSERT_NO_FATAL_FAILURE(make_utxos(k_crash_jobs + k_crash_jobs / 2));
+        ASSERT_EQ(run_cli({"gen", "intents", std::to_string(k_crash_jobs), "--signers", "4",
+                           "--out", m_dir.path("intents.ndjson"), "--registered",
                            m_dir.path("registered.txt"), "--force"})
                       .exit_code,
                   0);
@@ -188,7 +188,7 @@ class RunCrash : public pg::testing::PgTest {
     // How far the runs have got: transactions handed over so far (it only grows).
     virtual std::size_t progress() const { return count_lines(m_dir.path("tx.ef")); }
     // Every transaction the runs handed over.
-    virtual SinkView sink_view() const { return read_sink(m_dir.path("tx.ef")); }
+    virtual SinkView sink_view() const { return read_sink_view(m_dir.path("tx.ef")); }
 
     std::vector<std::string> run_args(const std::string& rate = "50") const {
         std::vector<std::string> args = {"run",
@@ -216,7 +216,7 @@ class RunCrash : public pg::testing::PgTest {
         return wait_cli(spawn_cli(run_args("1000"), m_db, m_dir.path("final")));
     }
 
-    // Starts `raregen run` k_kills times and SIGKILLs each at a random
+    // Starts `raregen run` k_crash_kills times and SIGKILLs each at a random
     // moment: half at any moment after the start (start-up, loading,
     // recovery), half while the run is sending: a random delay after the
     // run has handed over a new transaction (so a slow, sanitizer-built
@@ -227,7 +227,7 @@ class RunCrash : public pg::testing::PgTest {
         std::uniform_int_distribution<int> any_moment_ms(50, 1200);
         std::uniform_int_distribution<int> while_sending_ms(0, 600);
         const std::size_t at_start = progress();
-        for (int attempt = 0; t.kills < k_kills && attempt < 3 * k_kills; ++attempt) {
+        for (int attempt = 0; t.kills < k_crash_kills && attempt < 3 * k_crash_kills; ++attempt) {
             const bool mid_send = attempt % 2 == 1;
             const std::size_t before = progress();
             const pid_t pid = spawn_cli(run_args(), m_db, m_dir.path("killed"));
@@ -256,8 +256,8 @@ class RunCrash : public pg::testing::PgTest {
             wait_cli(pid);
             ++t.kills;
         }
-        EXPECT_EQ(t.kills, k_kills);
-        EXPECT_GE(t.killed_sending, k_kills / 2)
+        EXPECT_EQ(t.kills, k_crash_kills);
+        EXPECT_GE(t.killed_sending, k_crash_kills / 2)
             << "too few kills landed while the run was sending";
         const std::size_t handed_over = progress() - at_start;
         EXPECT_GT(handed_over, 0u) << "the killed runs never got to send anything";
@@ -282,12 +282,12 @@ class RunCrash : public pg::testing::PgTest {
             return r.ok() && r.rows() > 0 ? std::string(r.text(0, 0)) : std::string();
         };
         // No accepted job is missing, and every one ended sent with a txid.
-        EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), std::to_string(k_jobs));
+        EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs"), std::to_string(k_crash_jobs));
         EXPECT_EQ(scalar("SELECT count(DISTINCT record_id) FROM publish_jobs"),
-                  std::to_string(k_jobs));
+                  std::to_string(k_crash_jobs));
         EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'sent' AND txid IS "
                          "NOT NULL AND signed_tx IS NOT NULL"),
-                  std::to_string(k_jobs))
+                  std::to_string(k_crash_jobs))
             << scalar(
                    "SELECT string_agg(status || coalesce(':' || error_code, ''), ',') FROM "
                    "publish_jobs WHERE status <> 'sent'");
@@ -305,9 +305,9 @@ class RunCrash : public pg::testing::PgTest {
         jobs::ExactlyOnceAudit audit;
         ASSERT_TRUE(jobs::audit_exactly_once(c, "", &v.handed, audit).ok());
         EXPECT_TRUE(audit.ok()) << audit.example;
-        EXPECT_EQ(audit.sent, static_cast<std::uint64_t>(k_jobs));
-        EXPECT_EQ(audit.matched, static_cast<std::uint64_t>(k_jobs));
-        EXPECT_EQ(audit.publications, static_cast<std::uint64_t>(k_jobs));
+        EXPECT_EQ(audit.sent, static_cast<std::uint64_t>(k_crash_jobs));
+        EXPECT_EQ(audit.matched, static_cast<std::uint64_t>(k_crash_jobs));
+        EXPECT_EQ(audit.publications, static_cast<std::uint64_t>(k_crash_jobs));
         EXPECT_GT(audit.batches.batches, 0u);
         std::printf("[ crash    ] handed over: %zu lines, identical resends %zu, seed %llu\n",
                     v.lines, v.identical_resends, static_cast<unsigned long long>(m_seed));
@@ -436,10 +436,10 @@ TEST_F(RunCrash, TwoEnginesOnOneDatabaseNeverShareAJobOrAUtxo) {
     EXPECT_EQ(wait_cli(pa), 0) << read_file(m_dir.path("engine-a.err"));
     EXPECT_EQ(wait_cli(pb), 0) << read_file(m_dir.path("engine-b.err"));
 
-    const SinkView va = read_sink(m_dir.path("a.ef"));
-    const SinkView vb = read_sink(m_dir.path("b.ef"));
+    const SinkView va = read_sink_view(m_dir.path("a.ef"));
+    const SinkView vb = read_sink_view(m_dir.path("b.ef"));
     EXPECT_TRUE(va.problems.empty() && vb.problems.empty());
-    EXPECT_EQ(va.txids.size() + vb.txids.size(), static_cast<std::size_t>(k_jobs + k_queued))
+    EXPECT_EQ(va.txids.size() + vb.txids.size(), static_cast<std::size_t>(k_crash_jobs + k_queued))
         << "engine a:\n"
         << read_file(m_dir.path("engine-a.out")) << read_file(m_dir.path("engine-a.err"))
         << "engine b:\n"
@@ -454,8 +454,8 @@ TEST_F(RunCrash, TwoEnginesOnOneDatabaseNeverShareAJobOrAUtxo) {
         "SELECT count(*), count(DISTINCT txid), count(DISTINCT instance_id), "
         "count(*) FILTER (WHERE record_id LIKE 'api-%') FROM publish_jobs WHERE status = 'sent'");
     ASSERT_TRUE(r.ok()) << r.error();
-    EXPECT_EQ(r.text(0, 0), std::to_string(k_jobs + k_queued));
-    EXPECT_EQ(r.text(0, 1), std::to_string(k_jobs + k_queued));
+    EXPECT_EQ(r.text(0, 0), std::to_string(k_crash_jobs + k_queued));
+    EXPECT_EQ(r.text(0, 1), std::to_string(k_crash_jobs + k_queued));
     EXPECT_EQ(r.text(0, 2), "2");
     EXPECT_EQ(r.text(0, 3), std::to_string(k_queued));
     // Each engine's file holds exactly the jobs the database says it owned.

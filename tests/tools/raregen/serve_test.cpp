@@ -386,7 +386,9 @@ TEST_F(Serve, DatabaseStoppedMidLoadGivesNo202UntilItIsBackAndLosesNothing) {
     std::atomic<bool> stop{false};
     std::thread load([&] {
         // Until every intent is answered: 503s and lost answers are retried.
-        while (!stop && unanswered() > 0)
+        // Bounded: a server that died must fail the test, not hang it.
+        const auto load_until = std::chrono::steady_clock::now() + 240s;
+        while (!stop && unanswered() > 0 && std::chrono::steady_clock::now() < load_until)
             run_clients(8, stop);
     });
     const auto give_up = std::chrono::steady_clock::now() + 60s;

@@ -39,13 +39,6 @@ constexpr int k_history_sent = 40;  // older history
 constexpr int k_history_failed = 10;
 constexpr const char* k_old_batch = "batch_1733300000000_x7k2qa";
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 class SwitchOver : public pg::testing::PgTest {
   protected:
     void SetUp() override {

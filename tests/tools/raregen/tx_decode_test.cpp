@@ -10,11 +10,6 @@
 namespace raregen::test {
 namespace {
 
-const nlohmann::json& spend() {
-    static const nlohmann::json v = load_test_json("vectors.json")["p2pkh_spend_forkid"];
-    return v;
-}
-
 TEST(TxDecode, ReferenceSpendDecodesToItsTxid) {
     const CliResult r = run_cli({"tx", "decode", spend()["signed_tx"].get<std::string>()});
     ASSERT_EQ(r.exit_code, 0) << r.err;

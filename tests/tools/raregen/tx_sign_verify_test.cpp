@@ -11,10 +11,6 @@
 namespace raregen::test {
 namespace {
 
-const nlohmann::json& spend() {
-    static const nlohmann::json v = load_test_json("vectors.json")["p2pkh_spend_forkid"];
-    return v;
-}
 std::string wif() {
     return spend()["wif"];
 }
