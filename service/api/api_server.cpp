@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -136,8 +137,43 @@ struct ApiServer::State {
     bool running = false;
     ReadPool reads;
 
+    // Requests waiting for durability, by the ticket they wait for: a flush
+    // wakes only those it made durable (a notify_all would wake every
+    // waiting worker, a thousand of them at 1,000 connections, on every
+    // flush, and they would fight for the lock instead of answering).
+    struct Waiter {
+        std::condition_variable cv;
+        bool done = false;
+    };
     std::mutex durable_mu;
-    std::condition_variable durable_cv;
+    std::multimap<model::FactTicket, Waiter*> waiters;
+
+    // Blocks until the fact `ticket` is durable or `wait` runs out.
+    bool wait_durable(model::FactTicket ticket, std::chrono::milliseconds wait) {
+        const model::FactSink& facts = *engine.facts();
+        if (facts.durable_through() >= ticket) return true;
+        Waiter w;
+        std::unique_lock lock(durable_mu);
+        // Checked again under the lock: a flush that landed meanwhile has
+        // already run wake_durable() and would not wake this waiter.
+        if (facts.durable_through() >= ticket) return true;
+        const auto it = waiters.emplace(ticket, &w);
+        if (!w.cv.wait_for(lock, wait, [&] { return w.done; })) {
+            waiters.erase(it);
+            return facts.durable_through() >= ticket;
+        }
+        return true;
+    }
+
+    void wake_durable() {
+        const model::FactTicket mark = engine.facts()->durable_through();
+        std::lock_guard lock(durable_mu);
+        for (auto it = waiters.begin(); it != waiters.end() && it->first <= mark;
+             it = waiters.erase(it)) {
+            it->second->done = true;
+            it->second->cv.notify_one();
+        }
+    }
 
     // Accepted records whose fact is not known durable yet, by record hash:
     // a client's retry (nonce_replay, its row not written yet) is answered
@@ -288,12 +324,7 @@ struct ApiServer::State {
             if (out->status == 0) highest = std::max(highest, out->ticket);
         if (highest == 0) return;
         const model::FactSink& facts = *engine.facts();
-        bool durable = false;
-        {
-            std::unique_lock lock(durable_mu);
-            durable = durable_cv.wait_for(lock, o.durable_wait,
-                                          [&] { return facts.durable_through() >= highest; });
-        }
+        const bool durable = wait_durable(highest, o.durable_wait);
         for (Outcome* out : outcomes) {
             if (out->status != 0) continue;
             if (!durable && facts.durable_through() < out->ticket) {
@@ -598,6 +629,10 @@ std::string ApiServer::start() {
     const std::size_t threads = std::max<std::size_t>(2, s.o.threads);
     svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     svr.set_keep_alive_max_count(1000000);
+    // An answer goes out in more than one write (headers, then body): with
+    // Nagle on, the second waits for the client's delayed ACK (~40 ms on
+    // Linux) and every kept-alive request pays it.
+    svr.set_tcp_nodelay(true);
     svr.set_payload_max_length(std::max(s.o.max_batch_body, s.o.max_body));
     svr.Post("/v1/publish",
              [&s](const httplib::Request& req, httplib::Response& res) { s.publish(req, res); });
@@ -677,9 +712,7 @@ void ApiServer::stop() {
 }
 
 void ApiServer::notify_durable() {
-    State& s = *m_state;
-    { std::lock_guard lock(s.durable_mu); }
-    s.durable_cv.notify_all();
+    m_state->wake_durable();
 }
 
 ApiStats ApiServer::stats() const {

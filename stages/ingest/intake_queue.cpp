@@ -20,7 +20,7 @@ IntakeQueue::Submit IntakeQueue::submit(std::string_view body, IntakeAnswer& ans
     lock.unlock();
     if (m_wake) m_wake();
     lock.lock();
-    if (!m_answered.wait_for(lock, timeout, [&] { return answer.done; })) {
+    if (!answer.answered.wait_for(lock, timeout, [&] { return answer.done; })) {
         // Not answered in time: withdraw it if the stage has not taken it.
         for (std::size_t k = 0; k < m_size; ++k) {
             Request& r = m_ring[(m_head + k) % m_ring.size()];
@@ -30,7 +30,7 @@ IntakeQueue::Submit IntakeQueue::submit(std::string_view body, IntakeAnswer& ans
             }
         }
         // Being judged: its answer comes once its fact is emitted.
-        m_answered.wait(lock, [&] { return answer.done; });
+        answer.answered.wait(lock, [&] { return answer.done; });
     }
     return answer.verdict == IntakeAnswer::Verdict::closed ? Submit::closed : Submit::judged;
 }
@@ -47,12 +47,12 @@ bool IntakeQueue::pop(Request& out) noexcept {
 }
 
 void IntakeQueue::complete(IntakeAnswer& answer, IntakeAnswer::Verdict verdict) noexcept {
-    {
-        std::lock_guard lock(m_mu);
-        answer.verdict = verdict;
-        answer.done = true;
-    }
-    m_answered.notify_all();
+    // Notified under the lock: the submitter may destroy `answer` (and its
+    // condition variable) as soon as it can take the lock and sees done.
+    std::lock_guard lock(m_mu);
+    answer.verdict = verdict;
+    answer.done = true;
+    answer.answered.notify_one();
 }
 
 void IntakeQueue::close() noexcept {

@@ -64,8 +64,11 @@ struct IntakeAnswer {
     chain::Hash256 record_hash{};
     model::FactTicket ticket = 0;  // the job_accepted fact
 
-    // set by the stage when it has answered (under the queue's lock)
+    // set by the stage when it has answered (under the queue's lock), and
+    // the submitter's own wake-up: completing one intent wakes its submitter
+    // only, not every waiting one (a thousand, at 1,000 connections)
     bool done = false;
+    std::condition_variable answered;
 };
 
 class IntakeQueue {
@@ -104,7 +107,6 @@ class IntakeQueue {
 
   private:
     mutable std::mutex m_mu;
-    std::condition_variable m_answered;
     std::vector<Request> m_ring;
     std::size_t m_head = 0;  // next to pop
     std::size_t m_size = 0;

@@ -795,6 +795,9 @@ int ArcNetwork::start() {
     svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
     svr.set_payload_max_length(s.options.max_body_bytes);
     svr.set_keep_alive_timeout(static_cast<time_t>(s.options.keep_alive_timeout_s));
+    // Answers go out in several writes: without this each kept-alive request
+    // waits for the client's delayed ACK (Nagle).
+    svr.set_tcp_nodelay(true);
     s.install_routes(svr);
 
     int port = -1;
