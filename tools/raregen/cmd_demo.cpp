@@ -8,12 +8,18 @@
 //   publish UTXOs   `raregen utxos split` into 100-satoshi outputs, each
 //                   split accepted by the network before its outputs are used
 //   intents         `raregen gen intents N` (signed by registered keys)
-//   the pipeline    `raregen run --arc-url ...`: ingest, sequence, sign,
-//                   gate, send to ARC, durable in the database
-// then a report on stdout: throughput, intake-to-sent latency p50/p99,
-// per-stage counters, and the proof that every job's transaction was
-// accepted by the network exactly once (the database's jobs against the
-// network's accepted set).
+//   the service     `raregen serve --arc-url ...`: RareGen's HTTP API in
+//                   front of the pipeline (ingest, sequence, sign, gate,
+//                   send to ARC, durable in the database), fed by
+//                   `raregen load`: every intent POSTed from many
+//                   keep-alive connections, one POST /v1/publish each as the
+//                   old service's clients send them (--batch N: the batch
+//                   route); then SIGTERM, and the service drains and exits
+//                   (--via file: `raregen run` over the intents file instead)
+// then a report on stdout: throughput, intake-to-sent latency p50/p99, the
+// API's answers and their latency, per-stage counters, and the proof that
+// every job's transaction was accepted by the network exactly once (the database's jobs against the
+// network's accepted set, and every 202 a published job).
 //
 // Each step is one of raregen's own commands, run as a child process with
 // the arguments printed, so the demo doubles as a worked example.
@@ -67,8 +73,11 @@ struct DemoOptions {
     std::string key_file;  // with a real ARC: the funded key
     std::string from;      // with a real ARC: its funding output TXID:VOUT:SATS
     bool gate = false;
+    std::string via = "http";      // http: `raregen serve` + `raregen load`; file: `raregen run`
+    std::size_t connections = 64;  // with --via http: concurrent connections of the load client
+    std::size_t batch = 1;         // with --via http: intents per request (1: POST /v1/publish)
     std::vector<std::string> network_args;  // extra flags for `raregen network serve`
-    std::vector<std::string> run_args;      // extra flags for `raregen run`
+    std::vector<std::string> run_args;      // extra flags for `raregen run` / `raregen serve`
 };
 
 std::string join(const std::vector<std::string>& args) {
@@ -127,28 +136,60 @@ std::optional<double> process_tree_cpu_seconds(pid_t pid) {
     return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// A local network started for the demo; stopped (SIGTERM, then waited for)
-// when this goes out of scope.
-struct LocalNetwork {
+// A server started for the demo (the local network, `raregen serve`);
+// stopped (SIGTERM, then waited for) when this goes out of scope.
+struct Background {
     pid_t pid = -1;
     std::string url;
-    // Stops it; returns the CPU seconds it used (0 if it was not running).
-    double stop() {
+    // Stops it; returns the CPU seconds it used (0 if it was not running)
+    // and sets `exit_code` (if given) to how it ended.
+    double stop(int* exit_code = nullptr) {
         double cpu = 0;
         if (pid > 0) {
             ::kill(pid, SIGTERM);
-            wait_child(pid, &cpu);
+            const int rc = wait_child(pid, &cpu);
+            if (exit_code != nullptr) *exit_code = rc;
             pid = -1;
         }
         return cpu;
     }
-    ~LocalNetwork() { stop(); }
+    ~Background() { stop(); }
 };
+
+// Waits (up to 30 s) for a server child started with --port-file to write
+// its port; sets `url` to http://127.0.0.1:PORT. An empty result: it
+// listens; else why not (it exited, or it took too long).
+std::string await_port(Background& child, const std::string& port_file, const std::string& what) {
+    for (int i = 0; i < 300; ++i) {
+        std::ifstream in(port_file);
+        unsigned port = 0;
+        if (in >> port && port != 0) {
+            child.url = "http://127.0.0.1:" + std::to_string(port);
+            return {};
+        }
+        int status = 0;
+        if (::waitpid(child.pid, &status, WNOHANG) == child.pid) {
+            child.pid = -1;
+            return "`raregen " + what + "` exited (" +
+                   std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
+                                                    : 128 + WTERMSIG(status)) +
+                   ") before it listened: its message is above";
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "`raregen " + what + "` did not start listening within 30 s (see above)";
+}
 
 int run_demo(const DemoOptions& o) {
     if (o.intents == 0) return usage_error("--intents must be at least 1");
     if (o.invalid_share < 0 || o.invalid_share >= 1)
         return usage_error("--invalid-share must be in [0, 1)");
+    if (o.via != "http" && o.via != "file")
+        return usage_error(
+            "--via must be http (raregen serve fed by raregen load) or file "
+            "(raregen run over the intents file)");
+    if (o.connections == 0 || o.batch == 0)
+        return usage_error("--connections and --batch must be at least 1");
     const char* arc_env = std::getenv("ARC_URL");
     const bool local_network = arc_env == nullptr || *arc_env == '\0';
     if (!local_network && (o.key_file.empty() || o.from.empty()))
@@ -195,7 +236,7 @@ int run_demo(const DemoOptions& o) {
     std::vector<std::pair<std::string, std::string>> env = {{"DATABASE_URL", conninfo}};
 
     // ---- the network ----
-    LocalNetwork network;
+    Background network;
     std::string arc_url;
     if (local_network) {
         const std::string port_file = at("network.port");
@@ -210,26 +251,8 @@ int run_demo(const DemoOptions& o) {
             ChildSpec{args, {{"DATABASE_URL", ""}, {"ARC_API_KEY", ""}}, at("network.json")},
             error);
         if (network.pid < 0) return internal_error(error);
-        for (int i = 0; i < 300 && network.url.empty(); ++i) {
-            std::ifstream in(port_file);
-            unsigned port = 0;
-            if (in >> port && port != 0) {
-                network.url = "http://127.0.0.1:" + std::to_string(port);
-                break;
-            }
-            int status = 0;
-            if (::waitpid(network.pid, &status, WNOHANG) == network.pid) {
-                network.pid = -1;
-                return internal_error(
-                    "`raregen network serve` exited (" +
-                    std::to_string(WIFEXITED(status) ? WEXITSTATUS(status)
-                                                     : 128 + WTERMSIG(status)) +
-                    ") before it listened: its message is above (check --network-arg flags)");
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-        if (network.url.empty())
-            return internal_error("the local network did not start within 30 s (see above)");
+        if (std::string why = await_port(network, port_file, "network serve"); !why.empty())
+            return internal_error(why + " (check --network-arg flags)");
         arc_url = network.url;
         say("network: the local ARC-compatible network at " + arc_url);
     } else {
@@ -298,27 +321,62 @@ int run_demo(const DemoOptions& o) {
     if (step(gen, "/dev/null", env, error) != 0) return internal_error(error);
 
     // ---- the pipeline ----
-    std::vector<std::string> run = {"run",
-                                    "--intents",
-                                    at("intents.ndjson"),
-                                    "--utxos",
-                                    at("utxos.txt"),
-                                    "--key-file",
-                                    key_file,
-                                    "--registered",
-                                    at("registered.txt"),
-                                    "--arc-url",
-                                    arc_url,
-                                    "--rejects",
-                                    at("rejects.jsonl"),
-                                    "--change"};
-    if (!o.gate) run.push_back("--no-gate");
-    run.insert(run.end(), o.run_args.begin(), o.run_args.end());
+    // The engine's flags, the same for `raregen run` and `raregen serve`.
+    std::vector<std::string> engine_args = {"--utxos",   at("utxos.txt"), "--key-file",
+                                            key_file,    "--registered",  at("registered.txt"),
+                                            "--arc-url", arc_url,         "--change"};
+    if (!o.gate) engine_args.push_back("--no-gate");
+    engine_args.insert(engine_args.end(), o.run_args.begin(), o.run_args.end());
     double run_cpu = 0;
-    const int run_rc = step(run, at("run.json"), env, error, &run_cpu);
-    const auto summary = read_json(at("run.json"));
+    int run_rc = 0;
+    std::string summary_path;
+    std::optional<Json> load_summary;
+    double wall_seconds = 0;  // --via http: first POST -> serve drained and exited
+    std::string load_failure;
+    const bool via_http = o.via == "http";
+    if (!via_http) {
+        std::vector<std::string> run = {"run", "--intents", at("intents.ndjson"), "--rejects",
+                                        at("rejects.jsonl")};
+        run.insert(run.end(), engine_args.begin(), engine_args.end());
+        summary_path = at("run.json");
+        run_rc = step(run, summary_path, env, error, &run_cpu);
+    } else {
+        // The service, on a free loopback port, with the API in front.
+        const std::string port_file = at("api.port");
+        std::remove(port_file.c_str());
+        std::vector<std::string> serve = {"serve", "--listen", "127.0.0.1:0", "--port-file",
+                                          port_file};
+        serve.insert(serve.end(), engine_args.begin(), engine_args.end());
+        summary_path = at("serve.json");
+        say("$ raregen " + join(serve) + " > " + summary_path + " &");
+        Background service;
+        service.pid = spawn_self(ChildSpec{serve, env, summary_path}, error);
+        if (service.pid < 0) return internal_error(error);
+        if (std::string why = await_port(service, port_file, "serve"); !why.empty())
+            return internal_error(why);
+        say("service: RareGen's HTTP API at " + service.url);
+        // Its clients: every intent POSTed over many keep-alive connections.
+        const auto t0 = std::chrono::steady_clock::now();
+        const int load_rc = step({"load", "--url", service.url, "--intents", at("intents.ndjson"),
+                                  "--connections", std::to_string(o.connections), "--batch",
+                                  std::to_string(o.batch), "--answers", at("answers.jsonl")},
+                                 at("load.json"), env, error);
+        load_summary = read_json(at("load.json"));
+        // SIGTERM: intake stops, everything accepted is published, exit 0.
+        say("$ kill -TERM " + std::to_string(service.pid) +
+            "   # raregen serve: intake stops, everything accepted is published");
+        run_cpu = service.stop(&run_rc);
+        wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (!load_summary)
+            return internal_error("`raregen load` failed (exit code " + std::to_string(load_rc) +
+                                  ") and wrote no summary; its messages are above");
+        if (load_rc != 0) load_failure = "`raregen load` exited with " + std::to_string(load_rc);
+    }
+    const std::string engine_cmd = via_http ? "serve" : "run";
+    const auto summary = read_json(summary_path);
     if (!summary)
-        return internal_error("`raregen run` failed (exit code " + std::to_string(run_rc) +
+        return internal_error("`raregen " + engine_cmd + "` failed (exit code " +
+                              std::to_string(run_rc) +
                               ") and wrote no summary; its messages are above");
 
     // ---- the proof: the database's jobs against the network's accepted set ----
@@ -399,6 +457,41 @@ int run_demo(const DemoOptions& o) {
     proof["batch_count_differs"] = audit.batches.count_differs;
     proof["batch_seq_broken"] = audit.batches.seq_broken;
     ok = ok && audit.batches.batches > 0;
+    if (via_http) {
+        // Every intent the API answered 202 (or 200: its existing job) is a
+        // job that was published; none went unanswered. (A 200 names the
+        // job of an earlier intent: the set of jobs is what is checked.)
+        std::set<std::string> answered_jobs;
+        std::ifstream answers(at("answers.jsonl"));
+        for (std::string line; std::getline(answers, line);) {
+            const Json a = Json::parse(line, nullptr, false);
+            if (a.is_discarded()) continue;
+            const int status = a.value("status", 0);
+            if (status != 202 && status != 200) continue;
+            const std::string id = a.value("jobId", "");
+            if (id.empty() || id.find_first_of("{},\"\\ ") != std::string::npos) continue;
+            answered_jobs.insert(id);
+        }
+        std::string ids = "{";
+        for (const std::string& id : answered_jobs) {
+            if (ids.size() > 1) ids.push_back(',');
+            ids += id;
+        }
+        ids.push_back('}');
+        const std::size_t answered = answered_jobs.size();
+        pg::Result sent_answered = db->exec_params(
+            "SELECT count(*) FROM publish_jobs WHERE job_id = ANY($1::text[]) AND status IN "
+            "('sent', 'confirmed')",
+            ids);
+        if (!sent_answered.ok())
+            return internal_error("reading publish_jobs failed: " + sent_answered.error());
+        const std::size_t published = std::stoull(std::string(sent_answered.text(0, 0)));
+        const std::size_t unanswered = load_summary->value("unanswered", std::size_t{0});
+        proof["jobs_answered_202_or_200"] = answered;
+        proof["answered_not_published"] = answered - published;
+        proof["unanswered_intents"] = unanswered;
+        ok = ok && answered > 0 && published == answered && unanswered == 0;
+    }
     if (!audit.example.empty()) proof["example"] = audit.example;
     proof["exactly_once"] = ok;
     // The network's CPU covers the split and the proof's queries too: an
@@ -416,11 +509,27 @@ int run_demo(const DemoOptions& o) {
         report["split"] = Json{{"transactions", split->value("transactions", 0)},
                                {"outputs", split->value("outputs", 0)}};
     report["transactions"] = summary->value("transactions", Json::object());
-    report["seconds"] = summary->value("seconds", 0.0);
-    report["tx_per_second"] = summary->value("tx_per_second", 0.0);
+    // With the API: from the first POST to the service drained (the
+    // service's own lifetime also counts its start-up).
+    const double seconds = via_http ? wall_seconds : summary->value("seconds", 0.0);
+    const double tx_per_second =
+        via_http ? (wall_seconds > 0 ? static_cast<double>(sent) / wall_seconds : 0.0)
+                 : summary->value("tx_per_second", 0.0);
+    report["via"] = via_http ? "http: raregen serve, fed by raregen load"
+                             : "file: raregen run over the intents file";
+    if (load_summary) {
+        Json api;
+        for (const char* k : {"route", "connections", "accepted", "existing", "refused",
+                              "refused_by_code", "unanswered", "retried_unavailable",
+                              "retried_no_answer", "answered_per_second", "latency_ms"})
+            if (load_summary->contains(k)) api[k] = (*load_summary)[k];
+        report["api"] = api;
+    }
+    report["seconds"] = seconds;
+    report["tx_per_second"] = tx_per_second;
     report["latency_ms"] = summary->value("latency_ms", Json::object());
     Json cpu;
-    cpu["engine_run_s"] = run_cpu;
+    cpu[via_http ? "engine_serve_s" : "engine_run_s"] = run_cpu;
     if (local_network) cpu["local_network_s"] = network_cpu;
     const double sent_d = static_cast<double>(sent);
     if (sent > 0) {
@@ -443,8 +552,10 @@ int run_demo(const DemoOptions& o) {
         std::to_string(job_count) + " jobs sent, " +
         (ok ? "each accepted by the network exactly once"
             : "the proof does not hold (see \"proof\")") +
-        "; " + std::to_string(summary->value("tx_per_second", 0.0)) + " tx/s");
-    if (run_rc != 0) return internal_error("`raregen run` exited with " + std::to_string(run_rc));
+        "; " + std::to_string(tx_per_second) + " tx/s");
+    if (run_rc != 0)
+        return internal_error("`raregen " + engine_cmd + "` exited with " + std::to_string(run_rc));
+    if (!load_failure.empty()) return internal_error(load_failure);
     if (!ok) return internal_error("the exactly-once proof failed (see \"proof\" in the report)");
     return printed;
 }
@@ -457,8 +568,10 @@ void register_demo_command(CLI::App& app) {
         "demo",
         "The whole job end to end: a database (DATABASE_URL, else a private PostgreSQL), a "
         "network (ARC_URL, else the local ARC-compatible network), a funded key, 100-satoshi "
-        "UTXOs split on the network, N signed intents, the pipeline sending to ARC, and a "
-        "report with throughput, latency and the proof that every job was published exactly "
+        "UTXOs split on the network, N signed intents, raregen serve (the pipeline sending to ARC "
+        "behind RareGen's HTTP API) fed over HTTP by raregen load from many connections (or "
+        "raregen run over a file, --via file), and a report with throughput, latency and the proof "
+        "that every job was published exactly "
         "once. Each step is a raregen command, printed as it runs.");
     demo->add_option("--intents,-n", o->intents, "How many intents to publish")
         ->capture_default_str();
@@ -477,7 +590,19 @@ void register_demo_command(CLI::App& app) {
                      "Extra flag for `raregen network serve` (repeat; e.g. --network-arg=--fail "
                      "--network-arg=503=0.1)")
         ->allow_extra_args(false);
-    demo->add_option("--run-arg", o->run_args, "Extra flag for `raregen run` (repeat)")
+    demo->add_option("--via", o->via,
+                     "How intents reach the engine: http (raregen serve, its API fed by raregen "
+                     "load) or file (raregen run over the intents file)")
+        ->capture_default_str();
+    demo->add_option("--connections", o->connections,
+                     "With --via http: the load client's concurrent keep-alive connections")
+        ->capture_default_str();
+    demo->add_option("--batch", o->batch,
+                     "With --via http: intents per request (1: one POST /v1/publish each, as the "
+                     "old service's clients send them; more: POST /v1/publish/batch)")
+        ->capture_default_str();
+    demo->add_option("--run-arg", o->run_args,
+                     "Extra flag for `raregen serve` / `raregen run` (repeat)")
         ->allow_extra_args(false);
     demo->footer(
         "Environment: DATABASE_URL, ARC_URL, ARC_API_KEY (all optional).\nOutput: a JSON "

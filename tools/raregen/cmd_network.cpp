@@ -139,20 +139,6 @@ std::string to_network_options(const ServeOptions& o, network::NetworkOptions& n
     return network::validate_options(net);
 }
 
-// Writes the port beside `path` and renames it over `path`, so a reader
-// polling for the file never sees it half-written.
-std::string write_port_file(const std::string& path, int port) {
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << port << "\n";
-        if (!out.flush()) return "cannot write --port-file " + tmp + ": check the directory";
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-        return "cannot rename " + tmp + " to --port-file " + path;
-    return {};
-}
-
 int run_serve(const ServeOptions& o) {
     network::NetworkOptions net;
     if (const std::string why = to_network_options(o, net); !why.empty()) return usage_error(why);

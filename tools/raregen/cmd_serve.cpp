@@ -49,6 +49,7 @@ struct ServeOptions {
     std::string environment = "production";
     std::string admin_listen;  // HOST:PORT; default 127.0.0.1:3001
     std::string admin_token_file;
+    std::string port_file;  // written once the API answers (a parent using port 0 reads it)
 };
 
 bool split_host_port(const std::string& text, std::string& host, int& port) {
@@ -159,6 +160,17 @@ int serve(const ServeOptions& o) {
                  listen.substr(0, listen.rfind(':')).c_str(), server.port(),
                  engine.instance_id().c_str());
     std::fflush(stderr);
+    if (!o.port_file.empty()) {
+        if (const std::string why = write_port_file(o.port_file, server.port()); !why.empty()) {
+            // Without it the parent cannot reach us: stop as a failed start.
+            server.stop();
+            if (admin_server) admin_server->stop();
+            api_ptr.store(nullptr, std::memory_order_release);
+            engine.request_stop();
+            engine.wait();
+            return internal_error(why);
+        }
+    }
 
     engine.wait();  // SIGTERM/SIGINT: intake stops, everything accepted drains
     server.stop();  // requests still waiting were answered by the drain
@@ -233,6 +245,9 @@ void register_serve_command(CLI::App& app) {
     serve_cmd->add_option("--admin-listen", opts->admin_listen,
                           "HOST:PORT of the operator endpoints (default 127.0.0.1:3001; port 0: "
                           "any free port, printed on stderr)");
+    serve_cmd->add_option("--port-file", opts->port_file,
+                          "write the API's port to this file once it answers (for a parent "
+                          "that started it with port 0, e.g. raregen demo)");
     add_engine_flags(*serve_cmd, opts->engine);
     set_action(*serve_cmd, [opts] { return serve(*opts); });
 }

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <iterator>
 
@@ -359,6 +360,18 @@ WriteOutcome write_secret_file(const std::string& path, std::string_view secret,
                      "; check it is a file in a writable directory");
     }
     sync_dir(parent_dir(path));
+    return {};
+}
+
+std::string write_port_file(const std::string& path, int port) {
+    const std::string tmp = path + ".tmp";
+    {
+        std::ofstream out(tmp, std::ios::trunc);
+        out << port << "\n";
+        if (!out.flush()) return "cannot write --port-file " + tmp + ": check the directory";
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        return "cannot rename " + tmp + " to --port-file " + path;
     return {};
 }
 

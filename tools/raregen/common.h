@@ -123,4 +123,10 @@ struct WriteOutcome {
 // over it), so no reader ever sees a partial or wider-readable key.
 WriteOutcome write_secret_file(const std::string& path, std::string_view secret, bool overwrite);
 
+// Writes `port` to `path` (beside it first, then renamed over it, so a
+// reader polling for the file never sees it half-written): how a server
+// started with port 0 tells a parent process where it listens
+// (--port-file). Returns an empty string, or what went wrong.
+std::string write_port_file(const std::string& path, int port);
+
 }  // namespace raregen::cli

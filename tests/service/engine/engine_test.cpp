@@ -204,6 +204,59 @@ SELECT format('job_%s_api', i), format('api-%s', i), '{}', encode(sha256(i::text
     EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'available'"), "20");
 }
 
+// Adopted queued jobs are not starved by a backlog of adopted signed jobs
+// being resent: a dead engine leaves 600 signed jobs (resent with their
+// stored bytes, through a slow gate) and 40 queued ones (batched and signed
+// anew). The queued ones go out while the backlog is still being sent:
+// every one of them before the last 150 resent jobs, i.e. within
+// (600 - 150) / 50 = 9 gate periods of 50 jobs (without sharing the gate's
+// input they would all wait for the whole backlog: 12 periods). Measured
+// here: before the last 340 (the gate's input takes at most 256 in a row
+// from one producer, then turns to the next).
+TEST_F(EngineTest, AdoptedQueuedJobsGoOutWhileABacklogOfAdoptedSignedJobsIsResent) {
+    const std::string db = fresh_database();
+    {
+        pg::Connection c = connect(db);
+        ASSERT_TRUE(pg::migrate(c).ok());
+        ASSERT_TRUE(c.exec("INSERT INTO raregen_instances (instance_id) VALUES ('i-dead')").ok());
+        pg::Result r = c.exec(R"SQL(
+INSERT INTO publish_jobs (job_id, record_id, record_canonical, record_hash, status, instance_id,
+                          processing_batch_id, batch_seq, intake_seq, txid, signed_tx,
+                          spent_txid, spent_vout)
+SELECT format('job-%s', i), format('rec-%s', i), '{}', encode(sha256(i::text::bytea), 'hex'),
+       CASE WHEN i <= 600 THEN 'sending' ELSE 'queued' END, 'i-dead',
+       CASE WHEN i <= 600 THEN 'b-dead-' || (1 + (i - 1) / 100) END,
+       CASE WHEN i <= 600 THEN 1 + (i - 1) % 100 END, i,
+       CASE WHEN i <= 600 THEN lpad(to_hex(100000 + i), 64, '0') END,
+       CASE WHEN i <= 600 THEN '\x010203'::bytea END,
+       CASE WHEN i <= 600 THEN lpad(to_hex(200000 + i), 64, '0') END,
+       CASE WHEN i <= 600 THEN 0 END
+  FROM generate_series(1, 640) AS i)SQL");
+        ASSERT_TRUE(r.ok()) << r.error();
+    }
+    EngineConfig c = config(db);
+    c.service = true;
+    c.utxos = make_utxos(40, 4);  // for the queued jobs
+    c.rate = 50;                  // 50 per 200 ms: the backlog takes 12 periods
+    c.period = 200ms;
+    Engine engine(std::move(c));
+    ASSERT_FALSE(engine.start());
+    const auto give_up = std::chrono::steady_clock::now() + 120s;
+    while (scalar(db, "SELECT count(*) FROM publish_jobs WHERE status = 'sent'") != "640" &&
+           std::chrono::steady_clock::now() < give_up)
+        std::this_thread::sleep_for(50ms);
+    engine.request_stop();
+    engine.wait();
+    EXPECT_FALSE(engine.outcome()) << engine.outcome().message;
+    ASSERT_EQ(scalar(db, "SELECT count(*) FROM publish_jobs WHERE status = 'sent'"), "640");
+    // Resent jobs whose sent fact landed after the last queued job's.
+    const std::string after = scalar(db, R"SQL(
+WITH n AS (SELECT substr(job_id, 5)::int AS i, sent_at FROM publish_jobs)
+SELECT count(*) FROM n
+ WHERE i <= 600 AND sent_at > (SELECT max(sent_at) FROM n WHERE i > 600))SQL");
+    EXPECT_GE(std::stoi(after), 150) << "the adopted queued jobs waited behind the resent backlog";
+}
+
 TEST_F(EngineTest, AStopAskedForBeforeStartEndsAServiceAsSoonAsItRuns) {
     const std::string db = fresh_database();
     EngineConfig c = config(db);
