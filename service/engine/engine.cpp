@@ -438,6 +438,7 @@ EngineError Engine::start_parts() {
         pool::PoolFeederOptions po;
         po.instance_id = p.instance_id;
         po.lease_duration = o.lease;
+        po.publish_value = o.publish_value;
         // A batch run: jobs beyond the pool fail, they do not wait.
         po.close_when_empty = !o.service;
         po.on_refill = wake;

@@ -83,6 +83,9 @@ struct EngineConfig {
     std::size_t ring_capacity = 4096;  // UTXOs held in memory (leased from the database)
     std::size_t flush_max = 8192;      // facts per write-behind transaction at most
     std::chrono::seconds lease{300};   // UTXO lease (renewed while running)
+    // Only `utxos` rows of exactly this value are leased for publications
+    // (larger ones are funding: never burnt as a publication's fee).
+    std::int64_t publish_value = 100;
 
     // ---- the graph ----
     chain::FeeRate fee_rate{100, 1000};

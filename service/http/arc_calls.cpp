@@ -69,17 +69,19 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
     };
     bool maybe_stored = false;
     std::string status;
-    while (out.posts < attempts) {
-        if (maybe_stored) {
-            // The last POST had no verdict: does ARC hold it already?
-            ++out.lookups;
-            const HttpResponse look = arc_call(url + "/v1/tx/" + txid, api_key, {}, {}, timeout_ms);
-            if (http_ok(look) && classify(look, status) == send::ArcEntryKind::sent) {
-                out.verdict = Broadcast::Verdict::accepted;
-                out.tx_status = status;
-                return out;
-            }
+    // After a POST without a verdict: does ARC hold the transaction already?
+    auto held = [&] {
+        ++out.lookups;
+        const HttpResponse look = arc_call(url + "/v1/tx/" + txid, api_key, {}, {}, timeout_ms);
+        if (http_ok(look) && classify(look, status) == send::ArcEntryKind::sent) {
+            out.verdict = Broadcast::Verdict::accepted;
+            out.tx_status = status;
+            return true;
         }
+        return false;
+    };
+    while (out.posts < attempts) {
+        if (maybe_stored && held()) return out;
         ++out.posts;
         const HttpResponse r =
             arc_call(url + "/v1/tx", api_key, "application/octet-stream", ef, timeout_ms);
@@ -94,6 +96,7 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
             // A refusal. After an attempt without a verdict it judges this
             // request, not whether the first one landed: unknown, as the
             // engine treats it. Otherwise the same bytes cannot change it.
+            if (maybe_stored && held()) return out;
             out.verdict = maybe_stored ? Broadcast::Verdict::unknown : Broadcast::Verdict::refused;
             return out;
         }
@@ -103,6 +106,8 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
         std::this_thread::sleep_for(std::chrono::milliseconds(wait(rng)));
         cap = std::min(cap * 2, std::chrono::milliseconds(5000));
     }
+    // Out of attempts: one last look before calling it unknown.
+    if (maybe_stored && held()) return out;
     out.verdict = Broadcast::Verdict::unknown;
     return out;
 }

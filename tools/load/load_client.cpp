@@ -246,6 +246,20 @@ LoadResult run_load(const std::vector<std::string>& intents, const LoadOptions& 
 
     r.answers.resize(intents.size());
     Shared s(intents, o, r.answers);
+    {
+        // One request before the workers start (GET /health, which the API
+        // and the old service both serve; its answer does not matter): the
+        // HTTP library's lazy one-time set-up runs on this thread, not in
+        // the first concurrent requests (which ThreadSanitizer reports as a
+        // race inside the uninstrumented library).
+        httplib::Client probe(o.url);
+        const auto t = std::min<std::chrono::milliseconds>(o.timeout, std::chrono::seconds(2));
+        const auto sec = std::chrono::duration_cast<std::chrono::seconds>(t);
+        const auto usec = std::chrono::duration_cast<std::chrono::microseconds>(t - sec);
+        probe.set_connection_timeout(sec.count(), usec.count());
+        probe.set_read_timeout(sec.count(), usec.count());
+        probe.Get("/health");
+    }
     const std::size_t groups = (intents.size() + o.batch - 1) / o.batch;
     const std::size_t threads = std::max<std::size_t>(1, std::min(o.connections, groups));
     const Clock::time_point t0 = Clock::now();

@@ -33,6 +33,7 @@
 #include "storage/utxo/utxo_file.h"
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
+#include "tools/raregen/database.h"
 
 namespace raregen::cli {
 
@@ -41,7 +42,6 @@ using http::arc_policy_fee;
 
 namespace {
 
-constexpr const char* k_database_env = "DATABASE_URL";
 using raregen::chain::k_max_money;
 
 struct ImportOptions {
@@ -50,32 +50,6 @@ struct ImportOptions {
     std::string purpose = "publish";
     std::string address;
 };
-
-// Connects to $DATABASE_URL and migrates, or says why not (exit code set).
-std::optional<pg::Connection> open_database(int& exit_code) {
-    const char* url = std::getenv(k_database_env);
-    if (url == nullptr || *url == '\0') {
-        exit_code = usage_error(
-            "DATABASE_URL is not set: set it to the PostgreSQL database the engines share, e.g. "
-            "DATABASE_URL=postgres://user@host:5432/raregen (a password is better kept in "
-            "~/.pgpass)");
-        return std::nullopt;
-    }
-    pg::Status error;
-    auto conn = pg::Connection::try_connect(url, error);
-    if (!conn) {
-        // try_connect's message is scrubbed of the password already.
-        exit_code =
-            usage_error("cannot connect to the database in DATABASE_URL: " + error.message());
-        return std::nullopt;
-    }
-    if (const pg::Status st = pg::migrate(*conn); !st.ok()) {
-        exit_code = internal_error("bringing the database schema up to date failed: " +
-                                   pg::scrub_secrets(st.message(), url));
-        return std::nullopt;
-    }
-    return conn;
-}
 
 // "TXID:VOUT:SATS" as typed on the command line.
 Parsed<chain::Utxo> parse_outpoint_arg(std::string_view text) {

@@ -25,6 +25,8 @@ void register_serve_command(CLI::App& app);
 void register_utxos_commands(CLI::App& app);
 // `raregen network serve|fund`: the local ARC-compatible network (cmd_network.cpp)
 void register_network_commands(CLI::App& app);
+// `raregen status`: the monitoring queries of ops/sql against $DATABASE_URL (cmd_status.cpp)
+void register_status_command(CLI::App& app);
 // `raregen load`: intents posted to the HTTP API from many connections (cmd_load.cpp)
 void register_load_command(CLI::App& app);
 // `raregen demo`: the whole job end to end with a report (cmd_demo.cpp)

@@ -95,6 +95,11 @@ int engine_config_from_flags(const EngineFlags& o, bool memory, service::EngineC
     c.ring_capacity = o.ring_capacity;
     c.flush_max = static_cast<std::size_t>(o.flush_max);
     c.lease = std::chrono::seconds(o.lease_s);
+    if (o.publish_value == 0 || o.publish_value > 1'000'000)
+        return usage_error(
+            "--publish-value must be 1..1000000 satoshis (the value of the "
+            "outputs `raregen utxos split` makes; default 100)");
+    c.publish_value = static_cast<std::int64_t>(o.publish_value);
     c.fee_rate = *fee;
     c.change = o.change;
     c.channel_capacity = o.channel_capacity;
@@ -199,6 +204,10 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
     cmd.add_option("--flush-max", opts->flush_max, "facts per write-behind transaction at most")
         ->capture_default_str();
     cmd.add_option("--lease-s", opts->lease_s, "UTXO lease in seconds (renewed while running)")
+        ->capture_default_str();
+    cmd.add_option("--publish-value", opts->publish_value,
+                   "only UTXOs of exactly this many satoshis are spent by publications (larger "
+                   "ones are funding, never burnt as a fee)")
         ->capture_default_str();
     cmd.add_option("--progress", opts->progress_s,
                    "seconds between progress lines on stderr (0: none)")

@@ -41,6 +41,7 @@ struct EngineFlags {
     std::size_t ring_capacity = 4096;
     std::uint64_t flush_max = 8192;
     std::uint64_t lease_s = 300;
+    std::uint64_t publish_value = 100;  // satoshis of a leasable publish UTXO
     // ARC (instead of --out)
     std::string arc_url;  // default: env ARC_URL
     std::string arc_key_file;

@@ -96,6 +96,7 @@ int main(int argc, char** argv) {
     register_serve_command(app);
     register_utxos_commands(app);
     register_network_commands(app);
+    register_status_command(app);
     register_load_command(app);
     register_demo_command(app);
 

@@ -257,6 +257,42 @@ SELECT count(*) FROM n
     EXPECT_GE(std::stoi(after), 150) << "the adopted queued jobs waited behind the resent backlog";
 }
 
+// The publish value is a setting: with 1,000-sat publications, the 100-sat
+// outputs in the pool are never leased (and a 1,000-sat input pays its
+// change back, not a fee).
+TEST_F(EngineTest, OnlyUtxosOfThePublishValueAreSpent) {
+    const std::string db = fresh_database();
+    const Intents in = write_intents(m_dir, 40, 0.0, 13);
+    EngineConfig c = config(db);
+    c.registered_file = in.registered;
+    c.utxos = make_utxos(100, 5);
+    for (std::size_t i = 0; i < c.utxos.size(); i += 2)
+        c.utxos[i].value = 1000;  // 50 of 1,000 sat, 50 of 100 sat
+    c.publish_value = 1000;
+    c.change = true;
+    const int fd = ::open(in.file.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    c.input_fd = fd;
+    {
+        Engine engine(std::move(c));
+        const EngineError e = engine.start();
+        ASSERT_FALSE(e) << e.message;
+        engine.wait();
+        ::close(fd);
+        EXPECT_FALSE(engine.outcome()) << engine.outcome().message;
+        EXPECT_EQ(engine.summary()["transactions"]["written"].get<std::size_t>(), 40u);
+    }
+    EXPECT_EQ(scalar(db, "SELECT count(*) FROM utxos WHERE status = 'spent' AND satoshis = 1000"),
+              "40");
+    EXPECT_EQ(scalar(db,
+                     "SELECT count(*) FROM utxos WHERE status <> 'available' AND satoshis = "
+                     "100"),
+              "0");
+    const jobs::ExactlyOnceAudit a = audit(db);
+    EXPECT_TRUE(a.ok()) << a.example;
+    EXPECT_EQ(a.sent, 40u);
+}
+
 TEST_F(EngineTest, AStopAskedForBeforeStartEndsAServiceAsSoonAsItRuns) {
     const std::string db = fresh_database();
     EngineConfig c = config(db);

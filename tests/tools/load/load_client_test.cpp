@@ -9,6 +9,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,13 @@ class ScriptedApi {
         });
         m_port = m_server.bind_to_any_port("127.0.0.1");
         m_thread = std::thread([this] { m_server.listen_after_bind(); });
+        // One request before any concurrent ones: the server library's lazy
+        // one-time set-up (function-local statics in Debian's uninstrumented
+        // libcpp-httplib) runs on one worker, which ThreadSanitizer otherwise
+        // reports as a race between the first concurrent workers.
+        while (!m_server.is_running())
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        httplib::Client(url()).Get("/ready");
     }
     ~ScriptedApi() {
         m_server.stop();
@@ -71,7 +79,10 @@ class ScriptedApi {
         const std::string id = item.at("id");
         Json b;
         if (status == 202 || status == 200)
-            b = {{"ok", true}, {"jobId", std::string("job-").append(id)}, {"recordId", id}, {"status", "queued"}};
+            b = {{"ok", true},
+                 {"jobId", std::string("job-").append(id)},
+                 {"recordId", id},
+                 {"status", "queued"}};
         else
             b = {{"ok", false},
                  {"error", std::string("scripted ").append(std::to_string(status))},
