@@ -9,7 +9,7 @@
 namespace raregen::service {
 
 SplitOutcome split_funding(const chain::PublicationKey& key, const SplitPlan& plan,
-                           const SplitSink& on_accepted) {
+                           const SplitSink& on_accepted, const SplitRecorder& on_signed) {
     SplitOutcome out;
     out.change = plan.funding;
     std::size_t left = plan.count;
@@ -26,11 +26,27 @@ SplitOutcome split_funding(const chain::PublicationKey& key, const SplitPlan& pl
         chain::Bytes ef;
         chain::serialize(split.tx, chain::TxFormat::extended, ef);
         const std::string display = chain::hash_to_display(split.txid);
+        if (on_signed) {
+            SignedSplit s;
+            s.txid_display = display;
+            s.ef = &ef;
+            s.funding = out.change;
+            s.outputs = k;
+            s.each = plan.each;
+            s.change = split.change;
+            s.fee = split.fee;
+            if (std::string e = on_signed(s); !e.empty()) {
+                out.stop = SplitOutcome::Stop::record_failed;
+                out.error = "split transaction " + display + " was not sent: " + e;
+                return out;
+            }
+        }
         const http::Broadcast b = http::broadcast_until_known(
             plan.arc_url, plan.api_key, display, std::string(ef.begin(), ef.end()), plan.attempts);
         out.retries += static_cast<std::size_t>(std::max(b.posts - 1, 0));
         out.lookups += static_cast<std::size_t>(b.lookups);
         if (b.verdict != http::Broadcast::Verdict::accepted) {
+            out.last_txid = display;
             const bool unknown = b.verdict == http::Broadcast::Verdict::unknown;
             out.stop = unknown ? SplitOutcome::Stop::unknown : SplitOutcome::Stop::refused;
             // The split may be on the network: its input must not be used

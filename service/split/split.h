@@ -38,6 +38,23 @@ struct SplitPlan {
 using SplitSink = std::function<std::string(const std::string& txid_display,
                                             std::span<const chain::Utxo> outputs)>;
 
+// A split transaction signed and about to be sent: what a durable caller
+// records first (the replenisher writes the bytes and marks the funding
+// spent), so a crash after the send finds it by txid instead of building a
+// second transaction from the same funding.
+struct SignedSplit {
+    std::string txid_display;
+    const chain::Bytes* ef = nullptr;  // the extended-format bytes sent
+    chain::Utxo funding;               // the output it spends
+    std::size_t outputs = 0;           // of `each` satoshis, vouts 0..outputs-1
+    std::int64_t each = 0;
+    std::int64_t change = 0;  // at vout `outputs` when > 0
+    std::uint64_t fee = 0;
+};
+// Returns an error message, empty to send it; an error stops the split
+// before this transaction is sent.
+using SplitRecorder = std::function<std::string(const SignedSplit&)>;
+
 struct SplitOutcome {
     enum class Stop {
         done,             // every output made
@@ -46,17 +63,20 @@ struct SplitOutcome {
         unknown,          // ARC gave no verdict: the split may be on the network
         funding_ran_out,  // the funding ran out before `count` outputs
         sink_failed,      // on_accepted refused the outputs
+        record_failed,    // on_signed refused the transaction (it was not sent)
     } stop = Stop::done;
     std::size_t transactions = 0;    // accepted
     std::size_t outputs = 0;         // made (and handed to on_accepted)
     std::size_t retries = 0;         // POSTs beyond the first, summed
     std::size_t lookups = 0;         // GET /v1/tx look-ups, summed
     std::vector<std::string> txids;  // accepted, display hex
+    std::string last_txid;           // the transaction the split stopped at (refused, unknown)
     chain::Utxo change;              // the funding output to continue from (value 0: none usable)
     std::string error;               // empty when done
 };
 
+// `on_signed` (may be empty) sees each transaction before it is sent.
 SplitOutcome split_funding(const chain::PublicationKey& key, const SplitPlan& plan,
-                           const SplitSink& on_accepted);
+                           const SplitSink& on_accepted, const SplitRecorder& on_signed = {});
 
 }  // namespace raregen::service

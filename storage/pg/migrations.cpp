@@ -305,11 +305,44 @@ constexpr const char* k_migration_4 = R"SQL(
 ALTER TABLE audit_log ADD COLUMN IF NOT EXISTS event_type text;
 )SQL";
 
-constexpr std::array<Migration, 4> k_builtin{{
+// The replenisher's split transactions (storage/pool/split_store.h): each
+// one's signed bytes are written, and its funding output marked spent by it,
+// before it is sent; its outputs reach `utxos` only once ARC has accepted
+// it. A funding output is spent by at most one split that was not refused.
+constexpr const char* k_migration_5 = R"SQL(
+CREATE TABLE IF NOT EXISTS raregen_splits (
+    txid             text PRIMARY KEY CONSTRAINT raregen_splits_txid_check CHECK (txid ~ '^[0-9a-f]{64}$'),
+    funding_txid     text NOT NULL,
+    funding_vout     bigint NOT NULL,
+    funding_satoshis bigint NOT NULL,
+    outputs          integer NOT NULL CONSTRAINT raregen_splits_outputs_check CHECK (outputs > 0),
+    each_satoshis    bigint NOT NULL,
+    change_satoshis  bigint NOT NULL,
+    fee              bigint NOT NULL,
+    raw_tx           bytea NOT NULL,
+    status           text NOT NULL DEFAULT 'signed'
+                     CONSTRAINT raregen_splits_status_check CHECK (status IN ('signed', 'accepted', 'refused')),
+    detail           text,
+    instance_id      text,
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT raregen_splits_balance_check
+        CHECK (outputs * each_satoshis + change_satoshis + fee = funding_satoshis)
+);
+COMMENT ON TABLE raregen_splits IS
+    'raregen: split transactions of the replenisher, recorded before they are sent';
+CREATE UNIQUE INDEX IF NOT EXISTS raregen_splits_funding_key
+    ON raregen_splits (funding_txid, funding_vout) WHERE status <> 'refused';
+CREATE INDEX IF NOT EXISTS raregen_splits_signed_idx
+    ON raregen_splits (created_at) WHERE status = 'signed';
+)SQL";
+
+constexpr std::array<Migration, 5> k_builtin{{
     {1, "raregen_service_tables", k_migration_1},
     {2, "exactly_once", k_migration_2},
     {3, "outcomes_in_place", k_migration_3},
     {4, "old_service_audit_log", k_migration_4},
+    {5, "replenisher_splits", k_migration_5},
 }};
 
 // Every migration transaction starts with this: a bounded wait for table

@@ -168,7 +168,8 @@ bool PoolFeeder::fill_and_renew(Clock::time_point& next_renew) {
                     set_error(more.status);
                     return false;
                 }
-                if (!more.value) {
+                // A replenisher that can still split keeps the ring open.
+                if (!more.value && !(m_options.may_refill && m_options.may_refill())) {
                     m_ring.close();
                     if (m_options.on_refill) m_options.on_refill();
                 }

@@ -65,6 +65,10 @@ struct PoolFeederOptions {
     std::chrono::milliseconds poll_interval{100};
     // Close the ring once the table has no leasable UTXO left (batch runs).
     bool close_when_empty = false;
+    // With close_when_empty: asked (on the feeder thread) before closing;
+    // true keeps the ring open because more UTXOs can still come (a
+    // replenisher with funding left). May be empty.
+    std::function<bool()> may_refill;
     // Only UTXOs of exactly this value are leased (see lease_utxos).
     std::int64_t publish_value = k_publish_value;
     std::chrono::milliseconds reconnect_min{100};

@@ -233,6 +233,7 @@ int run_split(const SplitOptions& o) {
                                                   : std::string()));
             break;
         case Stop::sink_failed:
+        case Stop::record_failed:
             rc = internal_error(done.error);
             break;
     }

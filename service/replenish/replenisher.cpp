@@ -1,0 +1,407 @@
+#include "service/replenish/replenisher.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "engine/chain/bytes.h"
+#include "service/http/arc_calls.h"
+#include "service/split/split.h"
+#include "storage/pool/split_store.h"
+
+namespace raregen::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The largest count of `each`-satoshi outputs (plus change) that `value`
+// pays for at `rate`: P2PKH input 148 bytes, outputs 34, the rest 19 at most.
+std::size_t affordable(std::int64_t value, std::int64_t each, const chain::FeeRate& rate) {
+    auto cost = [&](std::uint64_t n) {
+        return static_cast<std::int64_t>(n) * each +
+               static_cast<std::int64_t>(rate.fee_for(19 + 148 + 34 * (n + 1)));
+    };
+    if (each <= 0 || value < cost(1)) return 0;
+    const double per = static_cast<double>(each) +
+                       34.0 * static_cast<double>(rate.satoshis) / static_cast<double>(rate.bytes);
+    auto n = static_cast<std::uint64_t>(static_cast<double>(value) / per) + 1;
+    while (n > 1 && cost(n) > value)
+        --n;
+    return static_cast<std::size_t>(n);
+}
+
+pool::SplitRecord to_record(const SignedSplit& s) {
+    pool::SplitRecord r;
+    r.txid = s.txid_display;
+    r.funding = s.funding;
+    r.outputs = s.outputs;
+    r.each = s.each;
+    r.change = s.change;
+    r.fee = s.fee;
+    r.raw.assign(s.ef->begin(), s.ef->end());
+    return r;
+}
+
+constexpr const char* k_stopping = "the replenisher is stopping";
+
+PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishSettings& s,
+                bool allow_split, bool force, const std::atomic<bool>* abort) {
+    PassReport rep;
+    const auto locked = pool::try_lock_replenisher(conn);
+    if (!locked.ok()) {
+        rep.error = locked.status.message();
+        return rep;
+    }
+    if (!locked.value) return rep;
+    rep.ran = true;
+    struct Unlock {
+        pg::Connection& c;
+        ~Unlock() { (void)pool::unlock_replenisher(c); }
+    } unlock{conn};
+
+    // 2. Splits a previous pass left without a verdict.
+    const auto pending = pool::pending_splits(conn);
+    if (!pending.ok()) {
+        rep.error = pending.status.message();
+        return rep;
+    }
+    for (const pool::SplitRecord& p : pending.value) {
+        const http::Broadcast b = http::broadcast_until_known(
+            t.arc_url, t.api_key, p.txid, std::string(p.raw.begin(), p.raw.end()), s.attempts);
+        if (b.verdict == http::Broadcast::Verdict::accepted) {
+            if (pg::Status st = pool::accept_split(conn, p); !st.ok()) {
+                rep.error = st.message();
+                return rep;
+            }
+            ++rep.resumed_accepted;
+        } else if (b.verdict == http::Broadcast::Verdict::refused) {
+            if (pg::Status st = pool::refuse_split(conn, p, b.detail); !st.ok()) {
+                rep.error = st.message();
+                return rep;
+            }
+            ++rep.resumed_refused;
+        } else {
+            rep.error = "split transaction " + p.txid + " has no verdict from ARC yet (" +
+                        b.detail + "): nothing new is split until it has";
+            return rep;
+        }
+    }
+
+    // 3. The depth.
+    const auto depth = pool::publish_depth(conn, s.publish_value);
+    if (!depth.ok()) {
+        rep.error = depth.status.message();
+        return rep;
+    }
+    rep.depth_before = rep.depth_after = depth.value;
+    const std::string script = chain::to_hex(
+        chain::ByteSpan(t.key.locking_script().data(), t.key.locking_script().size()));
+    const std::int64_t min_value =
+        s.publish_value + static_cast<std::int64_t>(t.fee_rate.fee_for(19 + 148 + 68));
+    auto read_funding = [&]() -> bool {
+        const auto f = pool::funding_state(conn, script, min_value);
+        if (!f.ok()) {
+            rep.error = f.status.message();
+            return false;
+        }
+        rep.funding_satoshis = f.value.satoshis;
+        rep.funding_outputs = f.value.outputs;
+        return true;
+    };
+    rep.split_wanted = force || depth.value < s.min_pool;
+    if (!rep.split_wanted || !allow_split) {
+        read_funding();
+        return rep;
+    }
+
+    // 4. Split, funding output after funding output.
+    std::size_t made = 0;
+    while (made < s.split_batch) {
+        if (abort != nullptr && abort->load(std::memory_order_acquire)) break;
+        const auto f = pool::funding_state(conn, script, min_value);
+        if (!f.ok()) {
+            rep.error = f.status.message();
+            break;
+        }
+        if (!f.value.largest) {
+            rep.funding_short = true;
+            break;
+        }
+        const chain::Utxo funding = *f.value.largest;
+        const std::size_t can = affordable(funding.value, s.publish_value, t.fee_rate);
+        if (can == 0) {
+            rep.funding_short = true;
+            break;
+        }
+        SplitPlan plan;
+        plan.funding = funding;
+        plan.count = std::min(s.split_batch - made, can);
+        plan.each = s.publish_value;
+        plan.per_tx = s.per_tx;
+        plan.rate = t.fee_rate;
+        plan.attempts = s.attempts;
+        plan.arc_url = t.arc_url;
+        plan.api_key = t.api_key;
+        std::optional<pool::SplitRecord> current;
+        const SplitOutcome out = split_funding(
+            t.key, plan,
+            [&](const std::string&, std::span<const chain::Utxo>) -> std::string {
+                const pg::Status st = pool::accept_split(conn, *current);
+                if (!st.ok()) return st.message();
+                rep.fees += current->fee;
+                return {};
+            },
+            [&](const SignedSplit& signed_split) -> std::string {
+                if (abort != nullptr && abort->load(std::memory_order_acquire)) return k_stopping;
+                current = to_record(signed_split);
+                const pg::Status st = pool::record_split(conn, *current, t.instance_id);
+                return st.ok() ? std::string() : st.message();
+            });
+        rep.transactions += out.transactions;
+        rep.outputs += out.outputs;
+        made += out.outputs;
+        using Stop = SplitOutcome::Stop;
+        if (out.stop == Stop::done || out.stop == Stop::funding_ran_out) continue;
+        if (out.stop == Stop::refused && current) {
+            if (pg::Status st = pool::refuse_split(conn, *current, out.error); !st.ok()) {
+                rep.error = out.error + "; then " + st.message();
+                break;
+            }
+        }
+        if (out.stop == Stop::record_failed && abort != nullptr &&
+            abort->load(std::memory_order_acquire))
+            break;
+        // unknown: the split stays 'signed' for the next pass; sink_failed:
+        // accepted but its outputs not written: the next pass settles it.
+        rep.error = out.error;
+        break;
+    }
+    if (made < s.split_batch && rep.error.empty() &&
+        !(abort != nullptr && abort->load(std::memory_order_acquire)))
+        rep.funding_short = true;
+    read_funding();
+    if (const auto after = pool::publish_depth(conn, s.publish_value); after.ok())
+        rep.depth_after = after.value;
+    return rep;
+}
+
+}  // namespace
+
+PassReport replenish_pass(pg::Connection& conn, const ReplenishTarget& target,
+                          const ReplenishSettings& settings, bool allow_split, bool force) {
+    return pass(conn, target, settings, allow_split, force, nullptr);
+}
+
+Replenisher::Replenisher(std::string conninfo, ReplenishTarget target, ReplenishSettings settings,
+                         std::function<std::uint64_t()> consumed,
+                         std::function<void(std::string_view)> log)
+    : m_conninfo(std::move(conninfo)),
+      m_target(std::move(target)),
+      m_settings(settings),
+      m_consumed(std::move(consumed)),
+      m_log(std::move(log)),
+      m_fee_rate(m_target.fee_rate) {}
+
+Replenisher::~Replenisher() {
+    stop();
+}
+
+void Replenisher::start() {
+    m_thread = std::thread([this] { loop(); });
+}
+
+void Replenisher::stop() {
+    {
+        std::lock_guard lock(m_mu);
+        m_stopping = true;
+    }
+    m_abort.store(true, std::memory_order_release);
+    m_cv.notify_all();
+    if (m_thread.joinable()) m_thread.join();
+}
+
+void Replenisher::poke() {
+    {
+        std::lock_guard lock(m_mu);
+        m_poked = true;
+    }
+    m_cv.notify_all();
+}
+
+Replenisher::Health Replenisher::health() const {
+    std::lock_guard lock(m_mu);
+    return m_health;
+}
+
+void Replenisher::set_fee_rate(chain::FeeRate rate) {
+    std::lock_guard lock(m_mu);
+    m_fee_rate = rate;
+}
+
+void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
+    std::string line;
+    {
+        std::lock_guard lock(m_mu);
+        Health& h = m_health;
+        ++h.passes;
+        if (!r.ran && r.error.empty()) return;  // another engine's pass
+        const std::string before = h.state;
+        h.splits += r.transactions;
+        h.outputs += r.outputs;
+        if (r.ran) {
+            h.depth = r.depth_after;
+            h.funding_satoshis = r.funding_satoshis;
+            h.funding_outputs = r.funding_outputs;
+        }
+        const double per_output = static_cast<double>(m_settings.publish_value) + 3.4;
+        const double publishable =
+            static_cast<double>(h.depth) + static_cast<double>(h.funding_satoshis) / per_output;
+        h.runway_minutes =
+            h.spend_per_second > 0 ? publishable / h.spend_per_second / 60.0 : -1.0;
+        const bool low = static_cast<double>(h.funding_satoshis) <
+                         per_output * static_cast<double>(m_settings.split_batch);
+        if (!r.error.empty()) {
+            ++h.failures;
+            h.last_error = r.error;
+            h.state = r.error.find("no verdict") != std::string::npos ? "split_pending"
+                                                                       : "database";
+        } else if (r.funding_short) {
+            h.state = "funding_exhausted";
+        } else if (low) {
+            h.state = "funding_low";
+        } else {
+            h.state = "ok";
+        }
+        h.ok = h.state == "ok";
+        m_may_supply.store(h.state != "funding_exhausted" || r.outputs > 0,
+                           std::memory_order_release);
+        char buf[512];
+        if (r.transactions > 0 || r.resumed_accepted > 0 || r.resumed_refused > 0) {
+            std::snprintf(buf, sizeof buf,
+                          "replenisher: pool %llu -> %llu: %zu split transactions made %zu "
+                          "outputs (fees %llu sat); %zu pending splits accepted, %zu refused",
+                          static_cast<unsigned long long>(r.depth_before),
+                          static_cast<unsigned long long>(r.depth_after), r.transactions,
+                          r.outputs, static_cast<unsigned long long>(r.fees), r.resumed_accepted,
+                          r.resumed_refused);
+            line = buf;
+        }
+        if (h.state != before || (h.state == "funding_exhausted" && r.split_wanted)) {
+            if (!line.empty()) line += "\n";
+            if (h.state == "funding_low" || h.state == "funding_exhausted") {
+                std::snprintf(buf, sizeof buf,
+                              "replenisher: funding %s: %lld sat in %llu outputs left, pool %llu "
+                              "(%s); add funding with `raregen utxos import --purpose funding`",
+                              h.state == "funding_low" ? "low" : "exhausted",
+                              static_cast<long long>(h.funding_satoshis),
+                              static_cast<unsigned long long>(h.funding_outputs),
+                              static_cast<unsigned long long>(h.depth),
+                              h.runway_minutes < 0
+                                  ? "not spending now"
+                                  : (std::to_string(static_cast<long long>(h.runway_minutes)) +
+                                     " minutes of publishing at " +
+                                     std::to_string(static_cast<long long>(h.spend_per_second)) +
+                                     " tx/s")
+                                        .c_str());
+                line += buf;
+            } else if (h.state == "ok") {
+                line += "replenisher: ok (pool " + std::to_string(h.depth) + ", funding " +
+                        std::to_string(h.funding_satoshis) + " sat)";
+            } else {
+                line += "replenisher: " + h.state + ": " + r.error;
+            }
+        }
+    }
+    if (!line.empty() && m_log) {
+        std::size_t at = 0;
+        while (at <= line.size()) {
+            const std::size_t nl = line.find('\n', at);
+            m_log(std::string_view(line).substr(at, nl == std::string::npos ? nl : nl - at));
+            if (nl == std::string::npos) break;
+            at = nl + 1;
+        }
+    }
+}
+
+void Replenisher::loop() {
+    const auto tick = std::min<std::chrono::milliseconds>(m_settings.check_interval,
+                                                          std::chrono::milliseconds(1000));
+    auto next_check = Clock::now();  // the first pass at once
+    auto cooldown_until = Clock::time_point::min();
+    std::uint64_t consumed_at_depth = m_consumed ? m_consumed() : 0;
+    std::uint64_t last_consumed = consumed_at_depth;
+    auto last_sample = Clock::now();
+    double rate = 0;  // UTXOs per second, smoothed
+    std::uint64_t depth = 0;
+    bool have_depth = false;
+    auto backoff = std::chrono::milliseconds(100);
+    for (;;) {
+        bool poked = false;
+        {
+            std::unique_lock lock(m_mu);
+            m_cv.wait_for(lock, tick, [&] { return m_stopping || m_poked; });
+            if (m_stopping) return;
+            poked = m_poked;
+            m_poked = false;
+        }
+        const auto now = Clock::now();
+        const std::uint64_t consumed = m_consumed ? m_consumed() : 0;
+        const double dt = std::chrono::duration<double>(now - last_sample).count();
+        if (dt > 0) {
+            const double sample = static_cast<double>(consumed - last_consumed) / dt;
+            rate = rate == 0 ? sample : 0.7 * rate + 0.3 * sample;
+            last_consumed = consumed;
+            last_sample = now;
+        }
+        {
+            std::lock_guard lock(m_mu);
+            m_health.spend_per_second = rate;
+        }
+        const double used = static_cast<double>(consumed - consumed_at_depth);
+        const double estimate = have_depth ? static_cast<double>(depth) - used : 0;
+        const double to_next = std::chrono::duration<double>(next_check - now).count();
+        const bool exhausted = !m_may_supply.load(std::memory_order_acquire);
+        // Early: the pool runs out before the next check.
+        const bool early = have_depth && !exhausted && rate > 0 && to_next > 0 &&
+                           estimate <= rate * to_next && now >= cooldown_until;
+        if (!(poked || now >= next_check || early)) continue;
+        const double cooldown_left = std::chrono::duration<double>(cooldown_until - now).count();
+        // A pool falling faster than it refills overrides the cooldown.
+        const bool allow_split = now >= cooldown_until || poked ||
+                                 (have_depth && estimate <= rate * cooldown_left);
+        if (!m_conn || !m_conn->ok()) {
+            pg::Status err;
+            m_conn = pg::Connection::try_connect(m_conninfo, err);
+            if (!m_conn) {
+                PassReport r;
+                r.error = "the database is unreachable: " + err.message();
+                after_pass(r, now);
+                next_check = now + backoff;
+                backoff = std::min(backoff * 2, m_settings.check_interval);
+                continue;
+            }
+            backoff = std::chrono::milliseconds(100);
+        }
+        ReplenishTarget t = m_target;
+        {
+            std::lock_guard lock(m_mu);
+            t.fee_rate = m_fee_rate;
+        }
+        const PassReport r = pass(*m_conn, t, m_settings, allow_split, false, &m_abort);
+        const auto end = Clock::now();
+        if (r.ran) {
+            depth = r.depth_after;
+            have_depth = true;
+            consumed_at_depth = m_consumed ? m_consumed() : 0;
+        }
+        // A pass that ran short of funding leaves no cooldown: funding added
+        // is split at the next check.
+        if (r.transactions > 0 && !r.funding_short) cooldown_until = end + m_settings.cooldown;
+        after_pass(r, end);
+        next_check = end + (r.error.empty() ? m_settings.check_interval
+                                            : std::min(m_settings.check_interval, backoff));
+        if (!r.error.empty()) backoff = std::min(backoff * 2, m_settings.check_interval);
+    }
+}
+
+}  // namespace raregen::service
