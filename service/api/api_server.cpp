@@ -594,7 +594,28 @@ struct ApiServer::State {
         else
             network = Json{{"arc", false}, {"sink", "file"}};
         const bool ok = r.has_value() && wb.healthy && !queue.closed() && (!arc || arc->reachable);
+        // The replenisher short of funding, or failing, degrades the service
+        // (it still publishes what the pool holds): said, not a 503.
+        Json replenisher = nullptr;
+        bool degraded = false;
+        if (const auto h = engine.replenisher_health()) {
+            degraded = !h->ok && h->state != "starting";
+            replenisher = Json{
+                {"state", h->state},
+                {"ok", h->ok},
+                {"fundingSatoshis", h->funding_satoshis},
+                {"fundingOutputs", h->funding_outputs},
+                {"spendPerSecond", h->spend_per_second},
+                {"runwayMinutes", h->runway_minutes < 0 ? Json(nullptr) : Json(h->runway_minutes)},
+                {"splits", h->splits},
+                {"outputs", h->outputs},
+                {"failures", h->failures}};
+            if (!h->last_error.empty()) replenisher["lastError"] = h->last_error;
+        }
         Json body{{"ok", ok},
+                  {"status", !ok        ? "down"
+                             : degraded ? "degraded"
+                                        : "ok"},
                   {"database", r ? "connected" : "disconnected"},
                   {"writeBehind", {{"healthy", wb.healthy}, {"pending", wb.pending}}},
                   {"network", std::move(network)},
@@ -602,6 +623,7 @@ struct ApiServer::State {
                    {{"available", r ? Json(r->int64(0, 0).value_or(0)) : Json(nullptr)},
                     {"inRing", p.utxos_in_ring}}},
                   {"intake", {{"open", !queue.closed()}, {"waiting", queue.waiting()}}},
+                  {"replenisher", std::move(replenisher)},
                   {"timestamp", r ? Json(std::string(r->text(0, 1))) : Json(nullptr)}};
         if (!r) log("health: the database cannot be read: " + error);
         reply(res, ok ? 200 : 503, body);

@@ -71,6 +71,7 @@ struct Engine::Parts {
     std::optional<sign::Resigner> resigner;
     std::optional<pipeline::Pipeline> pipe;
     std::optional<pool::PoolFeeder> pool_feeder;
+    std::optional<Replenisher> replenisher;
     std::optional<jobs::JobFeeder> job_feeder;
     std::optional<flow::SignalDrain> drain;
 
@@ -442,6 +443,22 @@ EngineError Engine::start_parts() {
         // A batch run: jobs beyond the pool fail, they do not wait.
         po.close_when_empty = !o.service;
         po.on_refill = wake;
+        if (p.arc && o.replenish) {
+            ReplenishSettings rs = *o.replenish;
+            rs.publish_value = o.publish_value;
+            ReplenishTarget target{*o.key, p.arc->settings().url, p.arc->settings().api_key,
+                                   p.arc->fee_rate(), p.instance_id};
+            p.replenisher.emplace(
+                p.conninfo, std::move(target), rs,
+                [&p] {
+                    const pipeline::Pipeline* pipe = p.running.load(std::memory_order_acquire);
+                    return pipe != nullptr ? pipe->sign().signed_count() : 0;
+                },
+                p.log);
+            p.replenisher->set_fee_source([&p] { return p.arc->fee_rate(); });
+            // A batch run's pool stays open while funding can still be split.
+            po.may_refill = [&p] { return p.replenisher->may_supply(); };
+        }
         p.pool_feeder.emplace(p.conninfo, *p.ring, po);
 
         jobs::JobFeederOptions jo;
@@ -459,10 +476,12 @@ EngineError Engine::start_parts() {
             p.wb->start();
             p.pool_feeder->start();
             p.job_feeder->start();
+            if (p.replenisher) p.replenisher->start();
         } catch (const std::exception& e) {
             // Nothing ran yet: stop what started before the pipeline (which
             // the write-behind would wake) goes away.
             p.runner.store(nullptr, std::memory_order_release);
+            if (p.replenisher) p.replenisher->stop();
             p.pool_feeder->stop();
             p.wb->stop(std::chrono::milliseconds(0));
             p.job_feeder.reset();
@@ -511,6 +530,7 @@ void Engine::wait() {
     Parts& p = *m_parts;
     if (!p.started || p.waited) return;
     p.pipe->wait();
+    if (p.replenisher) p.replenisher->stop();
     if (p.arc) p.arc->stop();
     if (p.receiver && m_config.callback_wait.count() > 0 && p.pipe->network_send()->sent() > 0) {
         // Blocks are mined after the last send: wait (bounded) until ARC has
@@ -638,6 +658,19 @@ Json Engine::summary() const {
     if (!o.memory) {
         summary["utxos"]["leased"] = p.pool_feeder->leased();
         summary["utxos"]["returned_to_pool"] = p.pool_report.released;
+        if (p.replenisher) {
+            const Replenisher::Health h = p.replenisher->health();
+            Json r;
+            r["state"] = h.state;
+            r["passes"] = h.passes;
+            r["splits"] = h.splits;
+            r["outputs"] = h.outputs;
+            r["failures"] = h.failures;
+            r["pool_depth"] = h.depth;
+            r["funding_satoshis"] = h.funding_satoshis;
+            if (!h.last_error.empty()) r["last_error"] = h.last_error;
+            summary["replenisher"] = r;
+        }
         const writebehind::WriteBehindStats ws = p.wb->stats();
         Json w;
         w["facts"] = ws.emitted;
@@ -748,6 +781,12 @@ bool Engine::storage_healthy() const noexcept {
 
 void Engine::set_signer(const ingest::CompressedPubkey& pubkey, ingest::SignerStatus status) {
     m_parts->signers.set(pubkey, status);
+}
+
+std::optional<Replenisher::Health> Engine::replenisher_health() const {
+    const Parts& p = *m_parts;
+    if (!p.replenisher) return std::nullopt;
+    return p.replenisher->health();
 }
 
 std::optional<Engine::NetworkHealth> Engine::network_health() const {

@@ -10,9 +10,10 @@
 //             file sink, this engine's instance (dead engines' UTXO leases
 //             reclaimed; what the old RareGen service left, reported or taken
 //             over), the graph, the ARC client's start (policy read), then the
-//             storage threads: write-behind, UTXO pool feeder, job feeder
+//             storage threads: write-behind, UTXO pool feeder, job feeder,
+//             replenisher (with ARC)
 //   wait()    until the graph has drained, then stops the rest in this order:
-//             ARC client, callbacks (after an optional wait for
+//             replenisher, ARC client, callbacks (after an optional wait for
 //             confirmations), job feeder, pool feeder (unused leases
 //             returned), write-behind (every fact flushed)
 //
@@ -41,6 +42,7 @@
 
 #include "engine/chain/fees.h"
 #include "engine/chain/publication.h"
+#include "service/replenish/replenisher.h"
 #include "stages/ingest/ingest_stage.h"
 #include "stages/send/arc_client.h"
 #include "stages/send/file_sink.h"
@@ -86,6 +88,10 @@ struct EngineConfig {
     // Only `utxos` rows of exactly this value are leased for publications
     // (larger ones are funding: never burnt as a publication's fee).
     std::int64_t publish_value = 100;
+    // The UTXO replenisher (with a database and ARC): splits funding into
+    // publish UTXOs of publish_value when the pool is under its floor.
+    // nullopt: none runs (the pool is filled by hand).
+    std::optional<ReplenishSettings> replenish = ReplenishSettings{};
 
     // ---- the graph ----
     chain::FeeRate fee_rate{100, 1000};
@@ -192,6 +198,8 @@ class Engine {
     // After start(), any thread: ARC's state (none without ARC; a few atomic
     // loads, no request).
     std::optional<NetworkHealth> network_health() const;
+    // After start(), any thread: the replenisher's state (none without one).
+    std::optional<Replenisher::Health> replenisher_health() const;
     // After start(), any thread: the ingest stage's next lookup of `pubkey`
     // answers `status` (the operator endpoints call it once the database row
     // is written; the engine itself writes nothing).

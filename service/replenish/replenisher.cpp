@@ -199,8 +199,7 @@ Replenisher::Replenisher(std::string conninfo, ReplenishTarget target, Replenish
       m_target(std::move(target)),
       m_settings(settings),
       m_consumed(std::move(consumed)),
-      m_log(std::move(log)),
-      m_fee_rate(m_target.fee_rate) {}
+      m_log(std::move(log)) {}
 
 Replenisher::~Replenisher() {
     stop();
@@ -233,9 +232,8 @@ Replenisher::Health Replenisher::health() const {
     return m_health;
 }
 
-void Replenisher::set_fee_rate(chain::FeeRate rate) {
-    std::lock_guard lock(m_mu);
-    m_fee_rate = rate;
+void Replenisher::set_fee_source(std::function<chain::FeeRate()> source) {
+    m_fee_source = std::move(source);
 }
 
 void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
@@ -256,15 +254,14 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
         const double per_output = static_cast<double>(m_settings.publish_value) + 3.4;
         const double publishable =
             static_cast<double>(h.depth) + static_cast<double>(h.funding_satoshis) / per_output;
-        h.runway_minutes =
-            h.spend_per_second > 0 ? publishable / h.spend_per_second / 60.0 : -1.0;
+        h.runway_minutes = h.spend_per_second > 0 ? publishable / h.spend_per_second / 60.0 : -1.0;
         const bool low = static_cast<double>(h.funding_satoshis) <
                          per_output * static_cast<double>(m_settings.split_batch);
         if (!r.error.empty()) {
             ++h.failures;
             h.last_error = r.error;
-            h.state = r.error.find("no verdict") != std::string::npos ? "split_pending"
-                                                                       : "database";
+            h.state =
+                r.error.find("no verdict") != std::string::npos ? "split_pending" : "database";
         } else if (r.funding_short) {
             h.state = "funding_exhausted";
         } else if (low) {
@@ -281,28 +278,28 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
                           "replenisher: pool %llu -> %llu: %zu split transactions made %zu "
                           "outputs (fees %llu sat); %zu pending splits accepted, %zu refused",
                           static_cast<unsigned long long>(r.depth_before),
-                          static_cast<unsigned long long>(r.depth_after), r.transactions,
-                          r.outputs, static_cast<unsigned long long>(r.fees), r.resumed_accepted,
+                          static_cast<unsigned long long>(r.depth_after), r.transactions, r.outputs,
+                          static_cast<unsigned long long>(r.fees), r.resumed_accepted,
                           r.resumed_refused);
             line = buf;
         }
         if (h.state != before || (h.state == "funding_exhausted" && r.split_wanted)) {
             if (!line.empty()) line += "\n";
             if (h.state == "funding_low" || h.state == "funding_exhausted") {
-                std::snprintf(buf, sizeof buf,
-                              "replenisher: funding %s: %lld sat in %llu outputs left, pool %llu "
-                              "(%s); add funding with `raregen utxos import --purpose funding`",
-                              h.state == "funding_low" ? "low" : "exhausted",
-                              static_cast<long long>(h.funding_satoshis),
-                              static_cast<unsigned long long>(h.funding_outputs),
-                              static_cast<unsigned long long>(h.depth),
-                              h.runway_minutes < 0
-                                  ? "not spending now"
-                                  : (std::to_string(static_cast<long long>(h.runway_minutes)) +
-                                     " minutes of publishing at " +
-                                     std::to_string(static_cast<long long>(h.spend_per_second)) +
-                                     " tx/s")
-                                        .c_str());
+                std::snprintf(
+                    buf, sizeof buf,
+                    "replenisher: funding %s: %lld sat in %llu outputs left, pool %llu "
+                    "(%s); add funding with `raregen utxos import --purpose funding`",
+                    h.state == "funding_low" ? "low" : "exhausted",
+                    static_cast<long long>(h.funding_satoshis),
+                    static_cast<unsigned long long>(h.funding_outputs),
+                    static_cast<unsigned long long>(h.depth),
+                    h.runway_minutes < 0
+                        ? "not spending now"
+                        : (std::to_string(static_cast<long long>(h.runway_minutes)) +
+                           " minutes of publishing at " +
+                           std::to_string(static_cast<long long>(h.spend_per_second)) + " tx/s")
+                              .c_str());
                 line += buf;
             } else if (h.state == "ok") {
                 line += "replenisher: ok (pool " + std::to_string(h.depth) + ", funding " +
@@ -362,13 +359,15 @@ void Replenisher::loop() {
         const double to_next = std::chrono::duration<double>(next_check - now).count();
         const bool exhausted = !m_may_supply.load(std::memory_order_acquire);
         // Early: the pool runs out before the next check.
-        const bool early = have_depth && !exhausted && rate > 0 && to_next > 0 &&
-                           estimate <= rate * to_next && now >= cooldown_until;
+        // Early: the pool runs out before the next check, or is out now
+        // (jobs waiting for UTXOs spend nothing, so the rate alone misses it).
+        const bool early = have_depth && !exhausted && m_settings.min_pool > 0 && to_next > 0 &&
+                           (estimate <= 0 || (rate > 0 && estimate <= rate * to_next));
         if (!(poked || now >= next_check || early)) continue;
         const double cooldown_left = std::chrono::duration<double>(cooldown_until - now).count();
         // A pool falling faster than it refills overrides the cooldown.
-        const bool allow_split = now >= cooldown_until || poked ||
-                                 (have_depth && estimate <= rate * cooldown_left);
+        const bool allow_split =
+            now >= cooldown_until || poked || (have_depth && estimate <= rate * cooldown_left);
         if (!m_conn || !m_conn->ok()) {
             pg::Status err;
             m_conn = pg::Connection::try_connect(m_conninfo, err);
@@ -383,10 +382,7 @@ void Replenisher::loop() {
             backoff = std::chrono::milliseconds(100);
         }
         ReplenishTarget t = m_target;
-        {
-            std::lock_guard lock(m_mu);
-            t.fee_rate = m_fee_rate;
-        }
+        if (m_fee_source) t.fee_rate = m_fee_source();
         const PassReport r = pass(*m_conn, t, m_settings, allow_split, false, &m_abort);
         const auto end = Clock::now();
         if (r.ran) {

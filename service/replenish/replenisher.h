@@ -10,8 +10,9 @@
 //      accepted (outputs added) or refused (funding returned, marked dirty);
 //      a split still without a verdict stops the pass: nothing new is split
 //      while one may be on the network;
-//   3. reads the depth (available publish UTXOs of the publish value, the
-//      seed's query); at or above `min_pool` it is done;
+//   3. reads the depth (publish UTXOs of the publish value available or
+//      held unspent in engines' rings: pool::publish_depth); at or above
+//      `min_pool` it is done;
 //   4. otherwise splits `split_batch` new outputs from the largest usable
 //      funding/change output, then the next largest, and so on: a chain of
 //      transactions of at most `per_tx` outputs each (service/split), each
@@ -50,8 +51,8 @@
 namespace raregen::service {
 
 struct ReplenishSettings {
-    std::size_t min_pool = 50'000;      // MIN_POOL_SIZE (also MIN_UTXO_POOL_SIZE)
-    std::size_t split_batch = 100'000;  // SPLIT_BATCH_SIZE (also UTXO_SPLIT_SIZE)
+    std::size_t min_pool = 50'000;                     // MIN_POOL_SIZE (also MIN_UTXO_POOL_SIZE)
+    std::size_t split_batch = 100'000;                 // SPLIT_BATCH_SIZE (also UTXO_SPLIT_SIZE)
     std::chrono::milliseconds check_interval{30'000};  // POOL_CHECK_INTERVAL_MS
     std::chrono::milliseconds cooldown{60'000};        // SPLIT_COOLDOWN_MS
     std::size_t per_tx = 1000;                         // outputs per split transaction
@@ -74,11 +75,11 @@ struct PassReport {
     std::uint64_t depth_after = 0;
     std::size_t resumed_accepted = 0;  // pending splits settled as accepted
     std::size_t resumed_refused = 0;
-    std::size_t transactions = 0;  // new split transactions accepted
-    std::size_t outputs = 0;       // new publish outputs made
-    std::uint64_t fees = 0;        // of the new transactions
-    bool split_wanted = false;     // the depth was under the floor
-    bool funding_short = false;    // funding ran out before split_batch outputs
+    std::size_t transactions = 0;       // new split transactions accepted
+    std::size_t outputs = 0;            // new publish outputs made
+    std::uint64_t fees = 0;             // of the new transactions
+    bool split_wanted = false;          // the depth was under the floor
+    bool funding_short = false;         // funding ran out before split_batch outputs
     std::int64_t funding_satoshis = 0;  // usable funding left after the pass
     std::uint64_t funding_outputs = 0;
     std::string error;  // empty: nothing went wrong
@@ -111,8 +112,7 @@ class Replenisher {
     // signed jobs), read on the replenisher's thread; `log` gets one line per
     // event worth an operator's eye. Does not connect until start().
     Replenisher(std::string conninfo, ReplenishTarget target, ReplenishSettings settings,
-                std::function<std::uint64_t()> consumed,
-                std::function<void(std::string_view)> log);
+                std::function<std::uint64_t()> consumed, std::function<void(std::string_view)> log);
     ~Replenisher();
     Replenisher(const Replenisher&) = delete;
     Replenisher& operator=(const Replenisher&) = delete;
@@ -123,8 +123,9 @@ class Replenisher {
     Health health() const;
     // False once funding is exhausted (a batch run's pool may then close).
     bool may_supply() const noexcept { return m_may_supply.load(std::memory_order_acquire); }
-    // The fee rate of later splits (ARC's policy moved).
-    void set_fee_rate(chain::FeeRate rate);
+    // Before start(): where each pass reads its fee rate (ARC's policy as
+    // the engine's client last read it); else the target's rate.
+    void set_fee_source(std::function<chain::FeeRate()> source);
 
   private:
     void loop();
@@ -142,7 +143,7 @@ class Replenisher {
     bool m_stopping = false;
     bool m_poked = false;
     Health m_health;
-    chain::FeeRate m_fee_rate;
+    std::function<chain::FeeRate()> m_fee_source;
     std::atomic<bool> m_may_supply{true};
     std::atomic<bool> m_abort{false};
     std::thread m_thread;

@@ -35,8 +35,9 @@ constexpr const char* k_funding_filter = R"SQL(
 PoolResult<std::uint64_t> publish_depth(pg::Connection& conn, std::int64_t publish_value) {
     PoolResult<std::uint64_t> out;
     pg::Result r = conn.exec_params(
-        "SELECT count(*) FROM utxos WHERE purpose = 'publish' AND status = 'available' "
-        "AND dirty IS NOT TRUE AND satoshis = $1",
+        "SELECT count(*) FROM utxos WHERE purpose = 'publish' AND dirty IS NOT TRUE AND "
+        "satoshis = $1 AND (status = 'available' OR (status = 'reserved' AND leased_by IS NOT "
+        "NULL))",
         publish_value);
     if (!r.ok() || r.rows() != 1) {
         out.status = failed("reading the pool depth failed", r);

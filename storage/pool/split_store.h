@@ -49,8 +49,10 @@ struct SplitRecord {
     std::vector<std::uint8_t> raw;  // the bytes sent (extended format)
 };
 
-// Available 'publish' rows of exactly `publish_value` satoshis, not dirty:
-// the seed's pool depth query.
+// The pool's depth as the replenisher judges it: 'publish' rows of exactly
+// `publish_value` satoshis, not dirty, available (the seed's query) or
+// leased into an engine's ring and not yet spent (an engine leases ahead of
+// its jobs: counting only 'available' would split for UTXOs already held).
 PoolResult<std::uint64_t> publish_depth(pg::Connection& conn,
                                         std::int64_t publish_value = k_publish_value);
 

@@ -1,4 +1,4 @@
-// `raregen utxos import|status`: the `utxos` table of the database named by
+// `raregen utxos import|split|replenish|status`: the `utxos` table of the database named by
 // DATABASE_URL, which engine instances lease publish UTXOs from
 // (storage/pool/utxo_pool.h).
 //
@@ -25,6 +25,7 @@
 #include "engine/chain/script.h"
 #include "engine/chain/tx.h"
 #include "service/http/arc_calls.h"
+#include "service/replenish/replenisher.h"
 #include "service/split/split.h"
 #include "stages/send/arc_answer.h"
 #include "storage/pg/connection.h"
@@ -34,6 +35,7 @@
 #include "tools/raregen/commands.h"
 #include "tools/raregen/common.h"
 #include "tools/raregen/database.h"
+#include "tools/raregen/engine_flags.h"
 
 namespace raregen::cli {
 
@@ -260,6 +262,93 @@ int run_split(const SplitOptions& o) {
     return rc != k_exit_ok ? rc : printed;
 }
 
+struct ReplenishOptions {
+    std::string key_file;
+    std::string arc_url;
+    std::string fee_rate = "100/1000";
+    std::uint64_t min_pool = 50'000;
+    std::uint64_t split_batch = 100'000;
+    std::size_t per_tx = 1000;
+    std::int64_t publish_value = 100;
+    int attempts = 8;
+    bool force = false;
+};
+
+int run_replenish(ReplenishOptions o) {
+    // The engine's environment names, as `raregen serve` reads them.
+    env_default_u64("MIN_UTXO_POOL_SIZE", o.min_pool);
+    env_default_u64("MIN_POOL_SIZE", o.min_pool);
+    env_default_u64("UTXO_SPLIT_SIZE", o.split_batch);
+    env_default_u64("SPLIT_BATCH_SIZE", o.split_batch);
+    if (o.split_batch == 0 || o.split_batch > 10'000'000)
+        return usage_error("--split-batch-size must be 1..10000000 outputs");
+    if (o.per_tx == 0 || o.per_tx > 100'000)
+        return usage_error("--per-tx must be between 1 and 100000");
+    if (o.publish_value < 1) return usage_error("--publish-value must be at least 1 satoshi");
+    const auto floor = chain::parse_fee_rate(o.fee_rate);
+    if (!floor) return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000)");
+    std::string url = o.arc_url;
+    if (url.empty())
+        if (const char* e = std::getenv("ARC_URL"); e != nullptr) url = e;
+    if (url.empty())
+        return usage_error(
+            "no ARC to broadcast to: give --arc-url URL or set ARC_URL (e.g. the URL `raregen "
+            "network serve` prints)");
+    while (!url.empty() && url.back() == '/')
+        url.pop_back();
+    std::optional<chain::PublicationKey> key;
+    if (!o.key_file.empty()) {
+        const auto wif = read_key_file(o.key_file);
+        if (!wif) return usage_error(wif.error);
+        key.emplace(wif.value->key, wif.value->compressed);
+    } else if (const char* env = std::getenv(k_wif_env); env != nullptr && *env != '\0') {
+        const auto wif = load_wif(WifOptions{});
+        if (!wif) return usage_error(wif.error);
+        key.emplace(wif.value->key, wif.value->compressed);
+    } else {
+        return usage_error(
+            "no key: give --key-file PATH (mode 0600, the WIF that owns the funding outputs) or "
+            "set RAREGEN_WIF");
+    }
+    int exit_code = k_exit_ok;
+    auto conn = open_database(exit_code);
+    if (!conn) return exit_code;
+    const std::string api_key = arc_api_key_from_env();
+    chain::FeeRate rate = *floor;
+    if (const auto policy = arc_policy_fee(url, api_key); policy && policy->at_least(rate))
+        rate = *policy;
+    service::ReplenishSettings s;
+    s.min_pool = static_cast<std::size_t>(o.min_pool);
+    s.split_batch = static_cast<std::size_t>(o.split_batch);
+    s.per_tx = o.per_tx;
+    s.publish_value = o.publish_value;
+    s.attempts = o.attempts;
+    const service::ReplenishTarget target{*key, url, api_key, rate, "cli"};
+    const service::PassReport r = service::replenish_pass(*conn, target, s, true, o.force);
+    Json j;
+    j["ran"] = r.ran;
+    j["pool_before"] = r.depth_before;
+    j["pool_after"] = r.depth_after;
+    j["split_wanted"] = r.split_wanted;
+    j["transactions"] = r.transactions;
+    j["outputs"] = r.outputs;
+    j["fees"] = r.fees;
+    j["fee_rate"] = rate.to_string();
+    j["pending_accepted"] = r.resumed_accepted;
+    j["pending_refused"] = r.resumed_refused;
+    j["funding_short"] = r.funding_short;
+    j["funding"]["satoshis"] = r.funding_satoshis;
+    j["funding"]["outputs"] = r.funding_outputs;
+    if (!r.ran && r.error.empty())
+        warn("another engine's replenisher holds the lock: nothing done; try again later");
+    if (r.funding_short)
+        warn("funding ran short: " + std::to_string(r.funding_satoshis) +
+             " sat usable left; add some with `raregen utxos import --purpose funding`");
+    const int printed = print_json(j);
+    if (!r.error.empty()) return internal_error(r.error);
+    return printed;
+}
+
 int run_status() {
     int exit_code = k_exit_ok;
     auto conn = open_database(exit_code);
@@ -364,6 +453,47 @@ void register_utxos_commands(CLI::App& app) {
         "Environment: ARC_URL, ARC_API_KEY (sent as Bearer), DATABASE_URL (with --import).\n"
         "Output: {transactions, outputs, each, fee_rate, txids, change: {outpoint, satoshis}}.");
     set_action(*split, [so] { return run_split(*so); });
+
+    auto ro = std::make_shared<ReplenishOptions>();
+    CLI::App* replenish = group->add_subcommand(
+        "replenish",
+        "One pass of the replenisher that raregen serve and run keep running: settle split "
+        "transactions left without a verdict, then, if fewer than --min-pool-size publish UTXOs "
+        "are available, split --split-batch-size new ones from the largest funding/change "
+        "outputs of your key in the utxos table (each split recorded before it is sent, its "
+        "outputs added once ARC accepted it).");
+    replenish->add_option("--key-file", ro->key_file,
+                          "WIF key (mode 0600) that owns the funding (else RAREGEN_WIF)");
+    replenish->add_option("--arc-url", ro->arc_url, "ARC base URL (env ARC_URL)");
+    replenish
+        ->add_option("--min-pool-size", ro->min_pool,
+                     "split only under this many available publish UTXOs (env MIN_POOL_SIZE, or "
+                     "MIN_UTXO_POOL_SIZE)")
+        ->capture_default_str();
+    replenish
+        ->add_option("--split-batch-size", ro->split_batch,
+                     "publish UTXOs to make (env SPLIT_BATCH_SIZE, or UTXO_SPLIT_SIZE)")
+        ->capture_default_str();
+    replenish->add_option("--per-tx", ro->per_tx, "Outputs per split transaction")
+        ->capture_default_str();
+    replenish->add_option("--publish-value", ro->publish_value, "Satoshis per output")
+        ->capture_default_str();
+    replenish
+        ->add_option("--fee-rate", ro->fee_rate,
+                     "Fee floor SATS/BYTES (ARC's /v1/policy wins when higher)")
+        ->capture_default_str();
+    replenish
+        ->add_option("--attempts", ro->attempts,
+                     "POSTs per split transaction at most, while ARC gives no verdict")
+        ->check(CLI::Range(1, 100))
+        ->capture_default_str();
+    replenish->add_flag("--force", ro->force, "Split even when the pool is at its floor");
+    replenish->footer(
+        "Environment: DATABASE_URL (required), ARC_URL, ARC_API_KEY (sent as Bearer), "
+        "RAREGEN_WIF.\nOutput: {ran, pool_before, pool_after, split_wanted, transactions, "
+        "outputs, fees, fee_rate, pending_accepted, pending_refused, funding_short, funding: "
+        "{satoshis, outputs}}.");
+    set_action(*replenish, [ro] { return run_replenish(*ro); });
 
     CLI::App* status = group->add_subcommand(
         "status", "Count the utxos table's rows by purpose and status, and leases by instance.");

@@ -36,6 +36,13 @@ void apply_env_defaults(EngineFlags& f) {
     env_default("BATCH_WINDOW_MS", f.window_ms);
     env_default("MAX_BATCH_SIZE", f.batch_size);
     env_default("MAX_TX_PER_3S", f.rate);
+    // The seed's names win over its predecessor's.
+    env_default("MIN_UTXO_POOL_SIZE", f.min_pool);
+    env_default("MIN_POOL_SIZE", f.min_pool);
+    env_default("UTXO_SPLIT_SIZE", f.split_batch);
+    env_default("SPLIT_BATCH_SIZE", f.split_batch);
+    env_default("POOL_CHECK_INTERVAL_MS", f.pool_check_ms);
+    env_default("SPLIT_COOLDOWN_MS", f.split_cooldown_ms);
 }
 
 int engine_config_from_flags(const EngineFlags& o, bool memory, service::EngineConfig& c) {
@@ -100,6 +107,29 @@ int engine_config_from_flags(const EngineFlags& o, bool memory, service::EngineC
             "--publish-value must be 1..1000000 satoshis (the value of the "
             "outputs `raregen utxos split` makes; default 100)");
     c.publish_value = static_cast<std::int64_t>(o.publish_value);
+    if (o.no_replenish) {
+        c.replenish.reset();
+    } else {
+        if (o.split_batch == 0 || o.split_batch > 10'000'000)
+            return usage_error("--split-batch-size must be 1..10000000 outputs, got " +
+                               std::to_string(o.split_batch));
+        if (o.split_per_tx == 0 || o.split_per_tx > 100'000)
+            return usage_error("--split-per-tx must be 1..100000 outputs, got " +
+                               std::to_string(o.split_per_tx));
+        if (o.pool_check_ms < 10 || o.pool_check_ms > 86'400'000)
+            return usage_error("--pool-check-interval-ms must be 10..86400000, got " +
+                               std::to_string(o.pool_check_ms));
+        if (o.split_cooldown_ms > 86'400'000)
+            return usage_error("--split-cooldown-ms must be at most 86400000, got " +
+                               std::to_string(o.split_cooldown_ms));
+        service::ReplenishSettings rs;
+        rs.min_pool = static_cast<std::size_t>(o.min_pool);
+        rs.split_batch = static_cast<std::size_t>(o.split_batch);
+        rs.check_interval = std::chrono::milliseconds(o.pool_check_ms);
+        rs.cooldown = std::chrono::milliseconds(o.split_cooldown_ms);
+        rs.per_tx = static_cast<std::size_t>(o.split_per_tx);
+        c.replenish = rs;
+    }
     c.fee_rate = *fee;
     c.change = o.change;
     c.channel_capacity = o.channel_capacity;
@@ -208,6 +238,29 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
     cmd.add_option("--publish-value", opts->publish_value,
                    "only UTXOs of exactly this many satoshis are spent by publications (larger "
                    "ones are funding, never burnt as a fee)")
+        ->capture_default_str();
+    cmd.add_flag("--no-replenish", opts->no_replenish,
+                 "do not split funding into publish UTXOs when the pool runs low (with ARC and "
+                 "a database the replenisher runs by default)");
+    cmd.add_option("--min-pool-size", opts->min_pool,
+                   "the replenisher splits when fewer publish UTXOs than this are available "
+                   "(env MIN_POOL_SIZE, or MIN_UTXO_POOL_SIZE)")
+        ->capture_default_str();
+    cmd.add_option("--split-batch-size", opts->split_batch,
+                   "publish UTXOs the replenisher makes per split (env SPLIT_BATCH_SIZE, or "
+                   "UTXO_SPLIT_SIZE)")
+        ->capture_default_str();
+    cmd.add_option("--pool-check-interval-ms", opts->pool_check_ms,
+                   "how often the replenisher reads the pool depth (env POOL_CHECK_INTERVAL_MS; "
+                   "earlier when the pool would run out before the next check)")
+        ->capture_default_str();
+    cmd.add_option("--split-cooldown-ms", opts->split_cooldown_ms,
+                   "least time between two splits, unless the pool would run out first (env "
+                   "SPLIT_COOLDOWN_MS)")
+        ->capture_default_str();
+    cmd.add_option("--split-per-tx", opts->split_per_tx,
+                   "outputs per split transaction (a split of --split-batch-size is a chain of "
+                   "these)")
         ->capture_default_str();
     cmd.add_option("--progress", opts->progress_s,
                    "seconds between progress lines on stderr (0: none)")

@@ -42,6 +42,13 @@ struct EngineFlags {
     std::uint64_t flush_max = 8192;
     std::uint64_t lease_s = 300;
     std::uint64_t publish_value = 100;  // satoshis of a leasable publish UTXO
+    // The replenisher (with a database and ARC)
+    bool no_replenish = false;
+    std::uint64_t min_pool = 50'000;           // MIN_POOL_SIZE, MIN_UTXO_POOL_SIZE
+    std::uint64_t split_batch = 100'000;       // SPLIT_BATCH_SIZE, UTXO_SPLIT_SIZE
+    std::uint64_t pool_check_ms = 30'000;      // POOL_CHECK_INTERVAL_MS
+    std::uint64_t split_cooldown_ms = 60'000;  // SPLIT_COOLDOWN_MS
+    std::uint64_t split_per_tx = 1000;
     // ARC (instead of --out)
     std::string arc_url;  // default: env ARC_URL
     std::string arc_key_file;
@@ -58,8 +65,10 @@ struct EngineFlags {
 };
 
 // The seed's environment defaults (BATCH_WINDOW_MS, MAX_BATCH_SIZE,
-// MAX_TX_PER_3S); a value that is not a whole number is warned about and
-// ignored.
+// MAX_TX_PER_3S, MIN_POOL_SIZE, SPLIT_BATCH_SIZE, POOL_CHECK_INTERVAL_MS,
+// SPLIT_COOLDOWN_MS; the predecessor's MIN_UTXO_POOL_SIZE and
+// UTXO_SPLIT_SIZE when the seed's name is unset); a value that is not a whole number is warned
+// about and ignored.
 void apply_env_defaults(EngineFlags& flags);
 // A default from the environment, if set and a whole number.
 void env_default_u64(const char* name, std::uint64_t& value);

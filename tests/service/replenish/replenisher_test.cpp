@@ -120,8 +120,9 @@ TEST_F(ReplenishTest, UnderTheFloorAPassSplitsFundingIntoAcceptedPublishOutputs)
                       "SELECT count(*) FROM utxos WHERE purpose = 'funding' AND status = 'spent' "
                       "AND spent_by_txid IN (SELECT txid FROM raregen_splits)"),
               1);
-    EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM utxos WHERE purpose = 'change' AND status = "
-                             "'available'"),
+    EXPECT_EQ(one_int(*conn,
+                      "SELECT count(*) FROM utxos WHERE purpose = 'change' AND status = "
+                      "'available'"),
               1);
     // Every satoshi accounted for: outputs + change left + fees = funding.
     EXPECT_EQ(one_int(*conn,
@@ -212,8 +213,9 @@ TEST_F(ReplenishTest, ARefusedSplitReturnsItsFundingMarkedDirtyAndAddsNothing) {
     EXPECT_EQ(r.outputs, 0u);
     EXPECT_EQ(pool::publish_depth(*conn).value, 0u);
     EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM raregen_splits WHERE status = 'refused'"), 1);
-    EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM utxos WHERE purpose = 'funding' AND status = "
-                             "'available' AND dirty"),
+    EXPECT_EQ(one_int(*conn,
+                      "SELECT count(*) FROM utxos WHERE purpose = 'funding' AND status = "
+                      "'available' AND dirty"),
               1);
     // Not picked again: the next pass finds no usable funding.
     const PassReport next = replenish_pass(*conn, tg, settings(10, 10, 10));

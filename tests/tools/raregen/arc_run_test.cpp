@@ -162,6 +162,91 @@ TEST_F(ArcRun, InjectedFaultsLoseAndDuplicateNothing) {
         stats.is_null() ? "?" : stats["txs"]["resubmitted"].dump().c_str());
 }
 
+// The replenisher in flight: 600 intents, a pool of 150 publish UTXOs and
+// one funding output; under injected 503s and latency (on splits and
+// publications alike) it splits as the run spends. No job fails, each is
+// published once, no output is spent twice, and every UTXO a job spent was
+// made by a split the network accepted (or was in the initial pool).
+TEST_F(ArcRun, TheReplenisherRefillsThePoolInFlightFromOneFundingOutput) {
+    constexpr int k_jobs = 600;
+    LocalNetwork net(m_dir, {"--fail", "503=0.1", "--latency-ms", "0:20", "--seed", "5",
+                             "--block-interval-ms", "500"});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_EQ(run_cli({"gen", "intents", std::to_string(k_jobs), "--signers", "3", "--out",
+                       m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
+                       "--force"})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(net.fund_and_split(m_dir.path("key.wif"), 150, m_dir.path("utxos.txt")));
+    const std::string address =
+        run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")}).json().at("address");
+    const CliResult fund = run_cli(
+        {"network", "fund", "--url", net.url(), "--address", address, "--satoshis", "300000"});
+    ASSERT_EQ(fund.exit_code, 0) << fund.err;
+    const nlohmann::json f = fund.json();
+    const std::string funding_txid = f.at("txid");
+    const std::string from = funding_txid + ":" +
+                             std::to_string(f.at("outputs").at(0).at("vout").get<int>()) + ":" +
+                             std::to_string(f.at("outputs").at(0).at("satoshis").get<long long>());
+    const CliResult imported = run_cli(
+        CliCall{{"utxos", "import", "--purpose", "funding", from}, {}, {{"DATABASE_URL", m_db}}});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+
+    const CliResult r =
+        run(net, {"--no-gate", "--ring", "40", "--arc-attempts", "12", "--min-pool-size", "100",
+                  "--split-batch-size", "120", "--split-per-tx", "40", "--pool-check-interval-ms",
+                  "200", "--split-cooldown-ms", "0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    const auto j = r.json();
+    EXPECT_EQ(j["transactions"]["sent"], k_jobs) << r.err;
+    EXPECT_GE(j["replenisher"]["splits"].get<int>(), 10) << j["replenisher"].dump();
+    std::printf("[ replen   ] %s\n", j["replenisher"].dump().c_str());
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status <> 'sent' AND status <> "
+                     "'confirmed'"),
+              "0");
+    check_sent_exactly_once(net, k_jobs);
+    // Every UTXO a job spent: from the initial split file, or an output of a
+    // split recorded accepted, which the network holds.
+    const std::string initial = read_file(m_dir.path("utxos.txt"));
+    pg::Connection c = connect(m_db);
+    pg::Result spent = c.exec(
+        "SELECT p.spent_txid, s.status FROM publish_jobs p LEFT JOIN raregen_splits s ON "
+        "s.txid = p.spent_txid");
+    ASSERT_TRUE(spent.ok()) << spent.error();
+    int from_splits = 0;
+    for (int i = 0; i < spent.rows(); ++i) {
+        const std::string txid(spent.text(i, 0));
+        if (spent.is_null(i, 1)) {
+            EXPECT_NE(initial.find(txid), std::string::npos) << txid << " is from no split";
+        } else {
+            EXPECT_EQ(spent.text(i, 1), "accepted") << txid;
+            ++from_splits;
+        }
+    }
+    EXPECT_GE(from_splits, k_jobs - 150);
+    pg::Result splits = c.exec("SELECT txid FROM raregen_splits WHERE status = 'accepted'");
+    ASSERT_TRUE(splits.ok());
+    for (int i = 0; i < splits.rows(); ++i)
+        EXPECT_FALSE(net.get("/v1/tx/" + std::string(splits.text(i, 0))).is_null())
+            << splits.text(i, 0);
+    // The funding is accounted for to the satoshi: each split balances
+    // (a table constraint), and the chain from the one funding output ends
+    // in one unspent change output.
+    EXPECT_EQ(scalar("SELECT count(*) FROM raregen_splits WHERE status <> 'accepted'"), "0");
+    EXPECT_EQ(scalar("SELECT count(*) FROM utxos WHERE purpose IN ('funding', 'change') AND "
+                     "status = 'available'"),
+              "1");
+    EXPECT_EQ(scalar("SELECT (SELECT satoshis FROM utxos WHERE purpose = 'funding') - "
+                     "(SELECT sum(outputs * each_satoshis + fee) FROM raregen_splits) - "
+                     "(SELECT satoshis FROM utxos WHERE purpose = 'change' AND status = "
+                     "'available')"),
+              "0");
+    // No funding or change output spent by two splits.
+    EXPECT_EQ(scalar("SELECT count(*) FROM (SELECT funding_txid, funding_vout FROM raregen_splits "
+                     "GROUP BY 1, 2 HAVING count(*) > 1) d"),
+              "0");
+}
+
 TEST_F(ArcRun, FeeRaisedMidRunIsPaidByResigningOnTheSameUtxo) {
     constexpr int k_jobs = 600;
     LocalNetwork net(m_dir, {"--fee", "100/1000", "--block-interval-ms", "500"});
