@@ -79,11 +79,12 @@ TEST_F(PgMigrations, ApplyToAnEmptyDatabase) {
     Result rows = c.exec(
         "SELECT version, name, applied_at IS NOT NULL FROM raregen_schema_migrations ORDER BY 1");
     ASSERT_TRUE(rows.ok()) << rows.error();
-    ASSERT_EQ(rows.rows(), 4);
+    ASSERT_EQ(rows.rows(), 5);
     EXPECT_EQ(rows.text(0, 1), "raregen_service_tables");
     EXPECT_EQ(rows.text(1, 1), "exactly_once");
     EXPECT_EQ(rows.text(1, 2), "t");
     EXPECT_EQ(rows.text(2, 1), "outcomes_in_place");
+    EXPECT_EQ(rows.text(4, 1), "replenisher_splits");
     // No index mentions status (outcome updates stay in place).
     Result idx = c.exec(
         "SELECT count(*) FROM pg_indexes WHERE tablename = 'publish_jobs' AND indexdef LIKE "
@@ -187,7 +188,7 @@ TEST_F(PgMigrations, ConcurrentEnginesApplyEachMigrationOnce) {
             EXPECT_EQ(reports[i].version_after, 5);
             applied.insert(reports[i].applied.begin(), reports[i].applied.end());
         }
-        EXPECT_EQ(applied, (std::multiset<int>{1, 2, 3, 4})) << "round " << round;
+        EXPECT_EQ(applied, (std::multiset<int>{1, 2, 3, 4, 5})) << "round " << round;
         EXPECT_THAT(recorded_versions(conns[0]), ElementsAre(1, 2, 3, 4, 5));
     }
 }

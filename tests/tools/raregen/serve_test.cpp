@@ -10,7 +10,9 @@
 //    every record is published exactly once; the exactly-once audit holds;
 //  - the database stopped mid-load: 503s, never a 202, until it is back;
 //  - GET /health with ARC (the local network): 200 while it answers, 503
-//    naming it unreachable once it is gone.
+//    naming it unreachable once it is gone;
+//  - the replenisher out of funding: health degraded, saying why, accepted
+//    jobs wait; funding added while it runs is split and they go out.
 // The random moments come from a seeded PRNG printed on failure
 // (RAREGEN_CRASH_SEED replays one).
 
@@ -127,8 +129,9 @@ class Serve : public pg::testing::PgTest {
     // Starts `raregen serve` on a free port; returns its pid and sets m_port
     // (0 if it never said it listens).
     // `sink`: where transactions go (default: the file tx.ef).
+    // `with_utxos` false: no UTXO file is imported (the pool starts empty).
     pid_t start_serve(const std::string& name, const std::string& durable_wait_ms = "10000",
-                      std::vector<std::string> sink = {}) {
+                      std::vector<std::string> sink = {}, bool with_utxos = true) {
         const std::string log = m_dir.path(name);
         if (sink.empty()) sink = {"--out", m_dir.path("tx.ef")};
         std::vector<std::string> args{"serve",
@@ -157,6 +160,7 @@ class Serve : public pg::testing::PgTest {
                                       "--http-threads",
                                       "32"};
         args.insert(args.end(), sink.begin(), sink.end());
+        if (!with_utxos) args.erase(args.begin() + 5, args.begin() + 7);  // --utxos FILE
         const pid_t pid = spawn_cli(args, m_db, log);
         m_port = 0;
         const auto give_up = std::chrono::steady_clock::now() + 60s;
@@ -476,6 +480,89 @@ TEST_F(Serve, HealthSaysWhetherArcAnswers) {
 
     kill(pid, SIGTERM);
     EXPECT_EQ(wait_cli(pid), 0);
+}
+
+TEST_F(Serve, FundingExhaustedDegradesHealthAndFundingAddedResumesPublishing) {
+    constexpr int k_intents = 60;
+    ASSERT_NO_FATAL_FAILURE(make_inputs(k_intents));
+    LocalNetwork net(m_dir, {"--block-interval-ms", "0"});
+    ASSERT_FALSE(net.url().empty());
+    const std::string address =
+        run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")}).json().at("address");
+    // Funds the key on the network and imports the output as funding.
+    auto add_funding = [&](const std::string& sats) {
+        const CliResult fund = run_cli(
+            {"network", "fund", "--url", net.url(), "--address", address, "--satoshis", sats});
+        ASSERT_EQ(fund.exit_code, 0) << fund.err;
+        const Json f = fund.json();
+        const std::string from = f.at("txid").get<std::string>() + ":" +
+                                 std::to_string(f.at("outputs").at(0).at("vout").get<int>()) + ":" +
+                                 sats;
+        const CliResult imp = run_cli(CliCall{
+            {"utxos", "import", "--purpose", "funding", from}, {}, {{"DATABASE_URL", m_db}}});
+        ASSERT_EQ(imp.exit_code, 0) << imp.err;
+    };
+    ASSERT_NO_FATAL_FAILURE(add_funding("3000"));  // about 26 outputs of 100 sat
+    const pid_t pid = start_serve(
+        "serve", "10000",
+        {"--arc-url", net.url(), "--ring", "8", "--min-pool-size", "50", "--split-batch-size", "50",
+         "--split-per-tx", "10", "--pool-check-interval-ms", "200", "--split-cooldown-ms", "0"},
+        false);
+    ASSERT_NE(m_port, 0);
+    std::atomic<bool> stop{false};
+    run_clients(4, stop);
+    ASSERT_EQ(unanswered(), 0u);
+    ASSERT_EQ(m_accepted, static_cast<std::size_t>(k_intents));
+
+    httplib::Client cl("127.0.0.1", m_port);
+    cl.set_read_timeout(20, 0);
+    auto health = [&] {
+        auto r = cl.Get("/health");
+        return r ? std::make_pair(r->status, Json::parse(r->body, nullptr, false))
+                 : std::make_pair(0, Json());
+    };
+    // The funding is split and spent; the rest of the jobs wait.
+    auto [status, body] = health();
+    const auto give_up = std::chrono::steady_clock::now() + 60s;
+    while (!(body.is_object() && body["status"] == "degraded" &&
+             scalar("SELECT count(*) FROM publish_jobs WHERE status = 'sent'") ==
+                 scalar("SELECT count(*) FROM utxos WHERE purpose = 'publish'")) &&
+           std::chrono::steady_clock::now() < give_up) {
+        std::this_thread::sleep_for(100ms);
+        std::tie(status, body) = health();
+    }
+    EXPECT_EQ(status, 200) << body.dump();  // degraded, not down: it still publishes
+    EXPECT_EQ(body["status"], "degraded") << body.dump();
+    EXPECT_EQ(body["replenisher"]["state"], "funding_exhausted") << body.dump();
+    const int sent_before =
+        std::stoi(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'sent'"));
+    EXPECT_GT(sent_before, 15);
+    EXPECT_LT(sent_before, k_intents);
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'failed'"), "0");
+    EXPECT_NE(read_file(m_dir.path("serve.err")).find("funding exhausted"), std::string::npos);
+
+    // Funding added while it runs: split at a later check, the jobs go out.
+    ASSERT_NO_FATAL_FAILURE(add_funding("100000"));
+    wait_all_sent();
+    EXPECT_EQ(scalar("SELECT count(*) FROM publish_jobs WHERE status = 'sent'"),
+              std::to_string(k_intents));
+    const auto give_up2 = std::chrono::steady_clock::now() + 30s;
+    while (!(body.is_object() && body["status"] == "ok") &&
+           std::chrono::steady_clock::now() < give_up2) {
+        std::this_thread::sleep_for(100ms);
+        std::tie(status, body) = health();
+    }
+    EXPECT_EQ(body["status"], "ok") << body.dump();
+    EXPECT_EQ(body["replenisher"]["state"], "ok") << body.dump();
+    kill(pid, SIGTERM);
+    EXPECT_EQ(wait_cli(pid), 0) << read_file(m_dir.path("serve.err"));
+    // Each record once on the network, each spent output once.
+    const AcceptedSet a = accepted_publications(net);
+    EXPECT_EQ(a.publications, static_cast<std::size_t>(k_intents));
+    for (const auto& [outpoint, txids] : a.txids_by_outpoint)
+        EXPECT_EQ(txids.size(), 1u) << outpoint;
+    for (const auto& [record, txids] : a.txids_by_record)
+        EXPECT_EQ(txids.size(), 1u) << record;
 }
 
 TEST_F(Serve, OperatorEndpointsNeedATokenFileAndListenOnTheirOwnAddress) {
