@@ -280,6 +280,14 @@ EngineError Engine::start_parts() {
             if (!imported.ok())
                 return E::internal("importing --utxos failed: " + imported.status.message());
         }
+        if (!o.funding.empty()) {
+            std::vector<pool::ImportUtxo> rows;
+            for (const chain::Utxo& u : o.funding)
+                rows.push_back(pool::ImportUtxo{u, std::nullopt, std::nullopt});
+            const auto imported = pool::import_utxos(*p.db, rows, pool::Purpose::funding);
+            if (!imported.ok())
+                return E::internal("importing --funding failed: " + imported.status.message());
+        }
         p.ring.emplace(o.ring_capacity);
     }
 

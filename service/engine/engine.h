@@ -73,6 +73,9 @@ struct EngineConfig {
     // no_utxo); with a database imported into the `utxos` table (purpose
     // publish) before the run leases from it.
     std::vector<chain::Utxo> utxos;
+    // Outputs of the key to split (with a database): imported into `utxos`
+    // as purpose 'funding' at start, for the replenisher.
+    std::vector<chain::Utxo> funding;
 
     // ---- storage ----
     bool memory = false;        // no database at all

@@ -13,6 +13,8 @@
 #include <iostream>
 #include <iterator>
 
+#include "engine/chain/tx.h"
+
 namespace raregen::cli {
 
 namespace {
@@ -125,6 +127,39 @@ void set_action(CLI::App& sub, std::function<int()> run) {
 
 int command_exit_code() {
     return g_exit_code;
+}
+
+// "TXID:VOUT:SATS" as typed on the command line.
+Parsed<chain::Utxo> parse_outpoint_arg(std::string_view text) {
+    using R = Parsed<chain::Utxo>;
+    const std::string shown(text);
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || text.find(':') == colon) {
+        return R::fail("'" + shown + "' is not TXID:VOUT:SATS (e.g. <64 hex>:0:100)");
+    }
+    const auto outpoint = chain::parse_outpoint(text.substr(0, colon));
+    if (!outpoint) {
+        return R::fail("'" + shown +
+                       "': TXID must be 64 hex characters (display order) and VOUT a whole "
+                       "number below 2^32");
+    }
+    const std::string_view sats = text.substr(colon + 1);
+    std::int64_t value = 0;
+    bool digits = !sats.empty() && sats.size() <= 16;
+    for (const char c : sats) {
+        if (c < '0' || c > '9') digits = false;
+    }
+    if (digits) {
+        for (const char c : sats)
+            value = value * 10 + (c - '0');
+    }
+    if (!digits || value < 1 || value > chain::k_max_money) {
+        return R::fail("'" + shown + "': SATS must be a whole number of satoshis, at least 1");
+    }
+    chain::Utxo u;
+    u.outpoint = *outpoint;
+    u.value = value;
+    return {u, {}};
 }
 
 Parsed<chain::Bytes> parse_hex(std::string_view text, std::string_view what) {

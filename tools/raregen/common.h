@@ -28,6 +28,7 @@
 
 #include "engine/chain/bytes.h"
 #include "engine/chain/keys.h"
+#include "engine/chain/publication.h"
 
 namespace raregen::cli {
 
@@ -67,6 +68,8 @@ struct Parsed {
 // Hex as typed by a user: surrounding whitespace is ignored; the error names
 // `what` (e.g. "--script") and the first bad character or an odd length.
 Parsed<chain::Bytes> parse_hex(std::string_view text, std::string_view what);
+// "TXID:VOUT:SATS" as typed on the command line (an outpoint and its value).
+Parsed<chain::Utxo> parse_outpoint_arg(std::string_view text);
 // Like parse_hex, but "-" reads the hex from stdin (for large transactions);
 // whitespace anywhere in stdin input is dropped, so wrapped hex works.
 Parsed<chain::Bytes> read_hex_arg(std::string_view text, std::string_view what);

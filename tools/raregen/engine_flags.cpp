@@ -154,6 +154,13 @@ int engine_config_from_flags(const EngineFlags& o, bool memory, service::EngineC
         if (!utxos.ok()) return usage_error(utxos.describe(o.utxos));
         c.utxos = std::move(utxos.utxos);
     }
+    if (!o.funding.empty() && memory)
+        return usage_error("--funding needs a database (it is split by the replenisher)");
+    for (const std::string& arg : o.funding) {
+        const auto u = parse_outpoint_arg(arg);
+        if (!u) return usage_error("--funding " + u.error);
+        c.funding.push_back(*u.value);
+    }
     if (!memory)
         if (const char* url = std::getenv("DATABASE_URL"); url != nullptr) c.database_url = url;
     return k_exit_ok;
@@ -242,6 +249,10 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
     cmd.add_flag("--no-replenish", opts->no_replenish,
                  "do not split funding into publish UTXOs when the pool runs low (with ARC and "
                  "a database the replenisher runs by default)");
+    cmd.add_option("--funding", opts->funding,
+                   "an output of the key to split into publish UTXOs, TXID:VOUT:SATS (imported "
+                   "as purpose funding; e.g. from `raregen network fund`); may be repeated")
+        ->type_name("TXID:VOUT:SATS");
     cmd.add_option("--min-pool-size", opts->min_pool,
                    "the replenisher splits when fewer publish UTXOs than this are available "
                    "(env MIN_POOL_SIZE, or MIN_UTXO_POOL_SIZE)")

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "service/engine/engine.h"
 
@@ -44,9 +45,10 @@ struct EngineFlags {
     std::uint64_t publish_value = 100;  // satoshis of a leasable publish UTXO
     // The replenisher (with a database and ARC)
     bool no_replenish = false;
-    std::uint64_t min_pool = 50'000;           // MIN_POOL_SIZE, MIN_UTXO_POOL_SIZE
-    std::uint64_t split_batch = 100'000;       // SPLIT_BATCH_SIZE, UTXO_SPLIT_SIZE
-    std::uint64_t pool_check_ms = 30'000;      // POOL_CHECK_INTERVAL_MS
+    std::vector<std::string> funding;      // TXID:VOUT:SATS outputs of the key, imported as funding
+    std::uint64_t min_pool = 50'000;       // MIN_POOL_SIZE, MIN_UTXO_POOL_SIZE
+    std::uint64_t split_batch = 100'000;   // SPLIT_BATCH_SIZE, UTXO_SPLIT_SIZE
+    std::uint64_t pool_check_ms = 30'000;  // POOL_CHECK_INTERVAL_MS
     std::uint64_t split_cooldown_ms = 60'000;  // SPLIT_COOLDOWN_MS
     std::uint64_t split_per_tx = 1000;
     // ARC (instead of --out)
