@@ -323,8 +323,8 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
 void Replenisher::loop() {
     const auto tick = std::min<std::chrono::milliseconds>(m_settings.check_interval,
                                                           std::chrono::milliseconds(1000));
-    auto next_check = Clock::now();  // the first pass at once
-    auto cooldown_until = Clock::time_point::min();
+    auto next_check = Clock::now();      // the first pass at once
+    auto cooldown_until = Clock::now();  // no cooldown before the first split
     std::uint64_t consumed_at_depth = m_consumed ? m_consumed() : 0;
     std::uint64_t last_consumed = consumed_at_depth;
     auto last_sample = Clock::now();
@@ -358,7 +358,6 @@ void Replenisher::loop() {
         const double estimate = have_depth ? static_cast<double>(depth) - used : 0;
         const double to_next = std::chrono::duration<double>(next_check - now).count();
         const bool exhausted = !m_may_supply.load(std::memory_order_acquire);
-        // Early: the pool runs out before the next check.
         // Early: the pool runs out before the next check, or is out now
         // (jobs waiting for UTXOs spend nothing, so the rate alone misses it).
         const bool early = have_depth && !exhausted && m_settings.min_pool > 0 && to_next > 0 &&

@@ -125,15 +125,9 @@ int run_split(const SplitOptions& o) {
         return usage_error("--per-tx must be between 1 and 100000");
     const auto floor = chain::parse_fee_rate(o.fee_rate);
     if (!floor) return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000)");
-    std::string url = o.arc_url;
-    if (url.empty())
-        if (const char* e = std::getenv("ARC_URL"); e != nullptr) url = e;
-    if (url.empty())
-        return usage_error(
-            "no ARC to broadcast to: give --arc-url URL or set ARC_URL (e.g. the "
-            "URL `raregen network serve` prints)");
-    while (!url.empty() && url.back() == '/')
-        url.pop_back();
+    const auto arc_url = arc_url_arg(o.arc_url);
+    if (!arc_url) return usage_error(arc_url.error);
+    const std::string& url = *arc_url.value;
     const auto wif = read_key_file(o.key_file);
     if (!wif) return usage_error(wif.error);
     const chain::PublicationKey key(wif.value->key, wif.value->compressed);
@@ -254,29 +248,15 @@ int run_replenish(ReplenishOptions o) {
     if (o.publish_value < 1) return usage_error("--publish-value must be at least 1 satoshi");
     const auto floor = chain::parse_fee_rate(o.fee_rate);
     if (!floor) return usage_error("--fee-rate must be SATS/BYTES (e.g. 100/1000)");
-    std::string url = o.arc_url;
-    if (url.empty())
-        if (const char* e = std::getenv("ARC_URL"); e != nullptr) url = e;
-    if (url.empty())
-        return usage_error(
-            "no ARC to broadcast to: give --arc-url URL or set ARC_URL (e.g. the URL `raregen "
-            "network serve` prints)");
-    while (!url.empty() && url.back() == '/')
-        url.pop_back();
-    std::optional<chain::PublicationKey> key;
-    if (!o.key_file.empty()) {
-        const auto wif = read_key_file(o.key_file);
-        if (!wif) return usage_error(wif.error);
-        key.emplace(wif.value->key, wif.value->compressed);
-    } else if (const char* env = std::getenv(k_wif_env); env != nullptr && *env != '\0') {
-        const auto wif = load_wif(WifOptions{});
-        if (!wif) return usage_error(wif.error);
-        key.emplace(wif.value->key, wif.value->compressed);
-    } else {
-        return usage_error(
-            "no key: give --key-file PATH (mode 0600, the WIF that owns the funding outputs) or "
-            "set RAREGEN_WIF");
-    }
+    const auto arc_url = arc_url_arg(o.arc_url);
+    if (!arc_url) return usage_error(arc_url.error);
+    const std::string& url = *arc_url.value;
+    const auto wif = key_file_or_env(
+        o.key_file,
+        "no key: give --key-file PATH (mode 0600, the WIF that owns the funding outputs) or set "
+        "RAREGEN_WIF");
+    if (!wif) return usage_error(wif.error);
+    const chain::PublicationKey key(wif.value->key, wif.value->compressed);
     int exit_code = k_exit_ok;
     auto conn = open_database(exit_code);
     if (!conn) return exit_code;
@@ -290,7 +270,7 @@ int run_replenish(ReplenishOptions o) {
     s.per_tx = o.per_tx;
     s.publish_value = o.publish_value;
     s.attempts = o.attempts;
-    const service::ReplenishTarget target{*key, url, api_key, rate, "cli"};
+    const service::ReplenishTarget target{key, url, api_key, rate, "cli"};
     const service::PassReport r = service::replenish_pass(*conn, target, s, true, o.force);
     Json j;
     j["ran"] = r.ran;

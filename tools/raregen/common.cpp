@@ -162,6 +162,26 @@ Parsed<chain::Utxo> parse_outpoint_arg(std::string_view text) {
     return {u, {}};
 }
 
+Parsed<chain::WifKey> key_file_or_env(const std::string& key_file, const std::string& missing) {
+    if (!key_file.empty()) return read_key_file(key_file);
+    if (const char* env = std::getenv(k_wif_env); env != nullptr && *env != '\0')
+        return load_wif(WifOptions{});
+    return Parsed<chain::WifKey>::fail(missing);
+}
+
+Parsed<std::string> arc_url_arg(const std::string& flag_value) {
+    std::string url = flag_value;
+    if (url.empty())
+        if (const char* e = std::getenv("ARC_URL"); e != nullptr) url = e;
+    if (url.empty())
+        return Parsed<std::string>::fail(
+            "no ARC to broadcast to: give --arc-url URL or set ARC_URL (e.g. the URL `raregen "
+            "network serve` prints)");
+    while (!url.empty() && url.back() == '/')
+        url.pop_back();
+    return {url, {}};
+}
+
 Parsed<chain::Bytes> parse_hex(std::string_view text, std::string_view what) {
     using R = Parsed<chain::Bytes>;
     const std::string_view hex = trim(text);

@@ -114,6 +114,13 @@ Parsed<Secret> read_secret_file(const std::string& path);
 // The WIF private key in a 0600 file (read_secret_file's checks), decoded;
 // the error names `flag` and the path, never the key.
 Parsed<chain::WifKey> read_key_file(const std::string& path, std::string_view flag = "--key-file");
+// The key from `key_file` (read_key_file) when given, else from RAREGEN_WIF;
+// `missing` is the error when neither is.
+Parsed<chain::WifKey> key_file_or_env(const std::string& key_file, const std::string& missing);
+
+// ARC's base URL: `flag_value` (--arc-url), else $ARC_URL; trailing slashes
+// dropped. The error says how to give one.
+Parsed<std::string> arc_url_arg(const std::string& flag_value);
 
 struct WriteOutcome {
     int exit_code = k_exit_ok;  // k_exit_usage: the user's to fix; k_exit_internal: I/O failed

@@ -46,19 +46,12 @@ void apply_env_defaults(EngineFlags& f) {
 }
 
 int engine_config_from_flags(const EngineFlags& o, bool memory, service::EngineConfig& c) {
-    if (!o.key_file.empty()) {
-        const auto wif = read_key_file(o.key_file);
-        if (!wif) return usage_error(wif.error);
-        c.key.emplace(wif.value->key, wif.value->compressed);
-    } else if (const char* env = std::getenv(k_wif_env); env != nullptr && *env != '\0') {
-        const auto wif = load_wif(WifOptions{});
-        if (!wif) return usage_error(wif.error);
-        c.key.emplace(wif.value->key, wif.value->compressed);
-    } else {
-        return usage_error(
-            "no publication key: give --key-file PATH (a mode 0600 file holding the WIF; "
-            "`raregen keys generate --out PATH` makes one) or set RAREGEN_WIF");
-    }
+    const auto wif = key_file_or_env(
+        o.key_file,
+        "no publication key: give --key-file PATH (a mode 0600 file holding the WIF; `raregen "
+        "keys generate --out PATH` makes one) or set RAREGEN_WIF");
+    if (!wif) return usage_error(wif.error);
+    c.key.emplace(wif.value->key, wif.value->compressed);
     // Flags first: a typo must not wait for a database to start.
     const auto fee = chain::parse_fee_rate(o.fee_rate);
     if (!fee)
