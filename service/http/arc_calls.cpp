@@ -44,9 +44,13 @@ std::optional<chain::FeeRate> arc_policy_fee(const std::string& url, const std::
 }
 
 Broadcast broadcast_until_known(const std::string& url, const std::string& api_key,
-                                const std::string& txid, const std::string& ef, int attempts,
-                                long timeout_ms) {
+                                const std::string& txid, const std::string& ef,
+                                const BroadcastOptions& options) {
     Broadcast out;
+    const long timeout_ms = options.timeout_ms;
+    auto stopping = [&] {
+        return options.abort != nullptr && options.abort->load(std::memory_order_acquire);
+    };
     std::mt19937_64 rng(std::random_device{}());
     std::chrono::milliseconds cap(200);
     simdjson::dom::parser parser;
@@ -80,7 +84,13 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
         }
         return false;
     };
-    while (out.posts < attempts) {
+    if (options.look_first && held()) return out;
+    while (out.posts < options.attempts) {
+        if (stopping()) {
+            out.detail = "stopped before ARC gave a verdict" +
+                         (out.detail.empty() ? std::string() : " (last: " + out.detail + ")");
+            break;
+        }
         if (maybe_stored && held()) return out;
         ++out.posts;
         const HttpResponse r =
@@ -103,7 +113,9 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
         maybe_stored = true;
         // Full jitter: a random wait up to a cap that doubles, at most 5 s.
         std::uniform_int_distribution<long> wait(0, cap.count());
-        std::this_thread::sleep_for(std::chrono::milliseconds(wait(rng)));
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(wait(rng));
+        while (!stopping() && std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
         cap = std::min(cap * 2, std::chrono::milliseconds(5000));
     }
     // Out of attempts: one last look before calling it unknown.

@@ -3,6 +3,7 @@
 // broadcasts, funding, admin queries), over the blocking HTTP
 // client. The engine's own traffic goes through stages/send/arc_client.h.
 
+#include <atomic>
 #include <optional>
 #include <string>
 
@@ -42,9 +43,20 @@ struct Broadcast {
     int posts = 0;          // POST attempts made
     int lookups = 0;        // GET /v1/tx lookups made
 };
+struct BroadcastOptions {
+    int attempts = 8;
+    long timeout_ms = 30'000;  // per request
+    // The bytes may have been sent before (a split recorded by a process
+    // that crashed): GET /v1/tx/{txid} first, and a transaction ARC holds is
+    // accepted without a POST.
+    bool look_first = false;
+    // Set: no further attempt once it is true (checked between requests and
+    // during the backoff); the answer is then `unknown` unless known.
+    const std::atomic<bool>* abort = nullptr;
+};
 Broadcast broadcast_until_known(const std::string& url, const std::string& api_key,
-                                const std::string& txid, const std::string& ef, int attempts = 8,
-                                long timeout_ms = 30'000);
+                                const std::string& txid, const std::string& ef,
+                                const BroadcastOptions& options = {});
 
 // ARC_API_KEY from the environment (empty if unset).
 std::string arc_api_key_from_env();

@@ -14,20 +14,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// The largest count of `each`-satoshi outputs (plus change) that `value`
-// pays for at `rate`: P2PKH input 148 bytes, outputs 34, the rest 19 at most.
-std::size_t affordable(std::int64_t value, std::int64_t each, const chain::FeeRate& rate) {
-    auto cost = [&](std::uint64_t n) {
-        return static_cast<std::int64_t>(n) * each +
-               static_cast<std::int64_t>(rate.fee_for(19 + 148 + 34 * (n + 1)));
+// What a split of `n` outputs of `each` satoshis costs at `rate` in
+// transactions of at most `per_tx` outputs, each with its own P2PKH input
+// (148 bytes), change output (34) and framing (19 at most).
+std::int64_t split_cost(std::uint64_t n, std::int64_t each, std::uint64_t per_tx,
+                        const chain::FeeRate& rate) {
+    auto fee = [&](std::uint64_t k) {
+        return static_cast<std::int64_t>(rate.fee_for(19 + 148 + 34 * (k + 1)));
     };
-    if (each <= 0 || value < cost(1)) return 0;
-    const double per = static_cast<double>(each) +
-                       34.0 * static_cast<double>(rate.satoshis) / static_cast<double>(rate.bytes);
-    auto n = static_cast<std::uint64_t>(static_cast<double>(value) / per) + 1;
-    while (n > 1 && cost(n) > value)
-        --n;
-    return static_cast<std::size_t>(n);
+    const std::uint64_t full = n / per_tx, rest = n % per_tx;
+    return static_cast<std::int64_t>(n) * each + static_cast<std::int64_t>(full) * fee(per_tx) +
+           (rest > 0 ? fee(rest) : 0);
+}
+
+// The largest count of outputs that `value` pays for (0: not even one).
+std::size_t affordable(std::int64_t value, std::int64_t each, std::size_t per_tx,
+                       const chain::FeeRate& rate) {
+    if (each <= 0 || per_tx == 0 || value < split_cost(1, each, per_tx, rate)) return 0;
+    std::uint64_t lo = 1, hi = static_cast<std::uint64_t>(value / each);  // cost(lo) <= value
+    while (lo < hi) {
+        const std::uint64_t mid = lo + (hi - lo + 1) / 2;
+        if (split_cost(mid, each, per_tx, rate) <= value)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return static_cast<std::size_t>(lo);
 }
 
 pool::SplitRecord to_record(const SignedSplit& s) {
@@ -47,27 +59,68 @@ constexpr const char* k_stopping = "the replenisher is stopping";
 PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishSettings& s,
                 bool allow_split, bool force, const std::atomic<bool>* abort) {
     PassReport rep;
+    const std::string script = chain::to_hex(
+        chain::ByteSpan(t.key.locking_script().data(), t.key.locking_script().size()));
+    const std::int64_t min_value =
+        s.publish_value + static_cast<std::int64_t>(t.fee_rate.fee_for(19 + 148 + 68));
+    auto read_funding = [&]() -> bool {
+        const auto f = pool::funding_state(conn, script, min_value);
+        if (!f.ok()) {
+            rep.error = f.status.message();
+            return false;
+        }
+        rep.funding_satoshis = f.value.satoshis;
+        rep.funding_outputs = f.value.outputs;
+        rep.funding_read = true;
+        return true;
+    };
+    auto read_depth = [&]() -> bool {
+        const auto d = pool::publish_depth(conn, s.publish_value);
+        if (!d.ok()) {
+            rep.error = d.status.message();
+            return false;
+        }
+        rep.depth_after = d.value;
+        rep.depth_read = true;
+        return true;
+    };
     const auto locked = pool::try_lock_replenisher(conn);
     if (!locked.ok()) {
         rep.error = locked.status.message();
         return rep;
     }
-    if (!locked.value) return rep;
+    if (!locked.value) {
+        // Another engine's replenisher runs: what it has to split with.
+        if (read_depth()) read_funding();
+        rep.depth_before = rep.depth_after;
+        return rep;
+    }
     rep.ran = true;
     struct Unlock {
         pg::Connection& c;
         ~Unlock() { (void)pool::unlock_replenisher(c); }
     } unlock{conn};
+    auto stopping = [&] { return abort != nullptr && abort->load(std::memory_order_acquire); };
 
-    // 2. Splits a previous pass left without a verdict.
+    // 2. Splits a previous pass left without a verdict. Their bytes may be
+    // on the network already: ARC is asked for the txid before a POST.
     const auto pending = pool::pending_splits(conn);
     if (!pending.ok()) {
         rep.error = pending.status.message();
         return rep;
     }
     for (const pool::SplitRecord& p : pending.value) {
+        if (stopping()) {
+            rep.error = k_stopping;
+            return rep;
+        }
+        http::BroadcastOptions bo;
+        bo.attempts = s.attempts;
+        bo.timeout_ms = static_cast<long>(s.request_timeout.count());
+        bo.look_first = true;
+        bo.abort = abort;
         const http::Broadcast b = http::broadcast_until_known(
-            t.arc_url, t.api_key, p.txid, std::string(p.raw.begin(), p.raw.end()), s.attempts);
+            t.arc_url, t.api_key, p.txid, std::string(p.raw.begin(), p.raw.end()), bo);
         if (b.verdict == http::Broadcast::Verdict::accepted) {
             if (pg::Status st = pool::accept_split(conn, p); !st.ok()) {
                 rep.error = st.message();
@@ -81,6 +134,7 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
             }
             ++rep.resumed_refused;
         } else {
+            rep.split_pending = true;
             rep.error = "split transaction " + p.txid + " has no verdict from ARC yet (" +
                         b.detail + "): nothing new is split until it has";
             return rep;
@@ -88,27 +142,9 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
     }
 
     // 3. The depth.
-    const auto depth = pool::publish_depth(conn, s.publish_value);
-    if (!depth.ok()) {
-        rep.error = depth.status.message();
-        return rep;
-    }
-    rep.depth_before = rep.depth_after = depth.value;
-    const std::string script = chain::to_hex(
-        chain::ByteSpan(t.key.locking_script().data(), t.key.locking_script().size()));
-    const std::int64_t min_value =
-        s.publish_value + static_cast<std::int64_t>(t.fee_rate.fee_for(19 + 148 + 68));
-    auto read_funding = [&]() -> bool {
-        const auto f = pool::funding_state(conn, script, min_value);
-        if (!f.ok()) {
-            rep.error = f.status.message();
-            return false;
-        }
-        rep.funding_satoshis = f.value.satoshis;
-        rep.funding_outputs = f.value.outputs;
-        return true;
-    };
-    rep.split_wanted = force || depth.value < s.min_pool;
+    if (!read_depth()) return rep;
+    rep.depth_before = rep.depth_after;
+    rep.split_wanted = force || rep.depth_before < s.min_pool;
     if (!rep.split_wanted || !allow_split) {
         read_funding();
         return rep;
@@ -117,7 +153,7 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
     // 4. Split, funding output after funding output.
     std::size_t made = 0;
     while (made < s.split_batch) {
-        if (abort != nullptr && abort->load(std::memory_order_acquire)) break;
+        if (stopping()) break;
         const auto f = pool::funding_state(conn, script, min_value);
         if (!f.ok()) {
             rep.error = f.status.message();
@@ -128,7 +164,7 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
             break;
         }
         const chain::Utxo funding = *f.value.largest;
-        const std::size_t can = affordable(funding.value, s.publish_value, t.fee_rate);
+        const std::size_t can = affordable(funding.value, s.publish_value, s.per_tx, t.fee_rate);
         if (can == 0) {
             rep.funding_short = true;
             break;
@@ -142,6 +178,8 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
         plan.attempts = s.attempts;
         plan.arc_url = t.arc_url;
         plan.api_key = t.api_key;
+        plan.timeout_ms = static_cast<long>(s.request_timeout.count());
+        plan.abort = abort;
         std::optional<pool::SplitRecord> current;
         const SplitOutcome out = split_funding(
             t.key, plan,
@@ -152,7 +190,7 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
                 return {};
             },
             [&](const SignedSplit& signed_split) -> std::string {
-                if (abort != nullptr && abort->load(std::memory_order_acquire)) return k_stopping;
+                if (stopping()) return k_stopping;
                 current = to_record(signed_split);
                 const pg::Status st = pool::record_split(conn, *current, t.instance_id);
                 return st.ok() ? std::string() : st.message();
@@ -163,25 +201,31 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
         using Stop = SplitOutcome::Stop;
         if (out.stop == Stop::done || out.stop == Stop::funding_ran_out) continue;
         if (out.stop == Stop::refused && current) {
+            rep.split_refused = true;
             if (pg::Status st = pool::refuse_split(conn, *current, out.error); !st.ok()) {
                 rep.error = out.error + "; then " + st.message();
                 break;
             }
         }
-        if (out.stop == Stop::record_failed && abort != nullptr &&
-            abort->load(std::memory_order_acquire))
+        if (out.stop == Stop::record_failed && stopping()) break;
+        if (out.stop == Stop::unknown) {
+            // The split stays 'signed': the next pass asks ARC for it.
+            rep.split_pending = true;
+        } else if (out.stop == Stop::sink_failed && current) {
+            // Accepted, its outputs not written: the split stays 'signed'
+            // and the next pass, finding it at ARC, adds them.
+            rep.error = "split transaction " + current->txid +
+                        " was accepted but its outputs were not written; the next pass adds them";
             break;
-        // unknown: the split stays 'signed' for the next pass; sink_failed:
-        // accepted but its outputs not written: the next pass settles it.
+        }
         rep.error = out.error;
         break;
     }
-    if (made < s.split_batch && rep.error.empty() &&
-        !(abort != nullptr && abort->load(std::memory_order_acquire)))
-        rep.funding_short = true;
+    if (made < s.split_batch && rep.error.empty() && !stopping()) rep.funding_short = true;
+    const std::string first_error = rep.error;
     read_funding();
-    if (const auto after = pool::publish_depth(conn, s.publish_value); after.ok())
-        rep.depth_after = after.value;
+    read_depth();
+    if (!first_error.empty()) rep.error = first_error;
     return rep;
 }
 
@@ -242,16 +286,20 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
         std::lock_guard lock(m_mu);
         Health& h = m_health;
         ++h.passes;
-        if (!r.ran && r.error.empty()) return;  // another engine's pass
+        if (r.error == k_stopping) return;
         const std::string before = h.state;
         h.splits += r.transactions;
         h.outputs += r.outputs;
-        if (r.ran) {
-            h.depth = r.depth_after;
+        if (r.depth_read) h.depth = r.depth_after;
+        if (r.funding_read) {
             h.funding_satoshis = r.funding_satoshis;
             h.funding_outputs = r.funding_outputs;
         }
-        const double per_output = static_cast<double>(m_settings.publish_value) + 3.4;
+        // Each output costs its value and its 34 bytes' fee.
+        const chain::FeeRate& rate = m_target.fee_rate;
+        const double per_output =
+            static_cast<double>(m_settings.publish_value) +
+            34.0 * static_cast<double>(rate.satoshis) / static_cast<double>(rate.bytes);
         const double publishable =
             static_cast<double>(h.depth) + static_cast<double>(h.funding_satoshis) / per_output;
         h.runway_minutes = h.spend_per_second > 0 ? publishable / h.spend_per_second / 60.0 : -1.0;
@@ -260,8 +308,15 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
         if (!r.error.empty()) {
             ++h.failures;
             h.last_error = r.error;
-            h.state =
-                r.error.find("no verdict") != std::string::npos ? "split_pending" : "database";
+        }
+        if (!r.ran && r.error.empty()) {
+            h.state = "standby";
+        } else if (r.split_pending) {
+            h.state = "split_pending";
+        } else if (r.split_refused) {
+            h.state = "split_refused";
+        } else if (!r.error.empty()) {
+            h.state = "database";
         } else if (r.funding_short) {
             h.state = "funding_exhausted";
         } else if (low) {
@@ -269,9 +324,13 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
         } else {
             h.state = "ok";
         }
-        h.ok = h.state == "ok";
-        m_may_supply.store(h.state != "funding_exhausted" || r.outputs > 0,
-                           std::memory_order_release);
+        h.ok = h.state == "ok" || h.state == "standby";
+        // Whether more publish UTXOs may come from here: a database failure
+        // that read nothing leaves the answer as it was.
+        if (r.funding_read || r.split_pending || r.outputs > 0 || r.resumed_accepted > 0)
+            m_may_supply.store(r.outputs > 0 || r.resumed_accepted > 0 || r.split_pending ||
+                                   (r.funding_read && r.funding_outputs > 0),
+                               std::memory_order_release);
         char buf[512];
         if (r.transactions > 0 || r.resumed_accepted > 0 || r.resumed_refused > 0) {
             std::snprintf(buf, sizeof buf,
@@ -304,6 +363,9 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
             } else if (h.state == "ok") {
                 line += "replenisher: ok (pool " + std::to_string(h.depth) + ", funding " +
                         std::to_string(h.funding_satoshis) + " sat)";
+            } else if (h.state == "standby") {
+                line += "replenisher: standby: another engine's replenisher holds the lock (pool " +
+                        std::to_string(h.depth) + ")";
             } else {
                 line += "replenisher: " + h.state + ": " + r.error;
             }
@@ -332,6 +394,7 @@ void Replenisher::loop() {
     std::uint64_t depth = 0;
     bool have_depth = false;
     auto backoff = std::chrono::milliseconds(100);
+    bool failed = false;  // the last pass failed: the next waits for its backoff
     for (;;) {
         bool poked = false;
         {
@@ -360,7 +423,8 @@ void Replenisher::loop() {
         const bool exhausted = !m_may_supply.load(std::memory_order_acquire);
         // Early: the pool runs out before the next check, or is out now
         // (jobs waiting for UTXOs spend nothing, so the rate alone misses it).
-        const bool early = have_depth && !exhausted && m_settings.min_pool > 0 && to_next > 0 &&
+        const bool early = have_depth && !exhausted && !failed && m_settings.min_pool > 0 &&
+                           to_next > 0 &&
                            (estimate <= 0 || (rate > 0 && estimate <= rate * to_next));
         if (!(poked || now >= next_check || early)) continue;
         const double cooldown_left = std::chrono::duration<double>(cooldown_until - now).count();
@@ -374,6 +438,7 @@ void Replenisher::loop() {
                 PassReport r;
                 r.error = "the database is unreachable: " + err.message();
                 after_pass(r, now);
+                failed = true;
                 next_check = now + backoff;
                 backoff = std::min(backoff * 2, m_settings.check_interval);
                 continue;
@@ -384,7 +449,7 @@ void Replenisher::loop() {
         if (m_fee_source) t.fee_rate = m_fee_source();
         const PassReport r = pass(*m_conn, t, m_settings, allow_split, false, &m_abort);
         const auto end = Clock::now();
-        if (r.ran) {
+        if (r.ran && r.depth_read) {
             depth = r.depth_after;
             have_depth = true;
             consumed_at_depth = m_consumed ? m_consumed() : 0;
@@ -393,6 +458,7 @@ void Replenisher::loop() {
         // is split at the next check.
         if (r.transactions > 0 && !r.funding_short) cooldown_until = end + m_settings.cooldown;
         after_pass(r, end);
+        failed = !r.error.empty();
         next_check = end + (r.error.empty() ? m_settings.check_interval
                                             : std::min(m_settings.check_interval, backoff));
         if (!r.error.empty()) backoff = std::min(backoff * 2, m_settings.check_interval);

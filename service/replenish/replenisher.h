@@ -4,9 +4,10 @@
 //
 // A pass (replenish_pass; `raregen utxos replenish` runs one by hand):
 //   1. takes the replenisher's advisory lock (storage/pool/split_store.h)
-//      or returns at once if another engine holds it;
+//      or, if another engine holds it, only reads the depth and funding;
 //   2. settles the splits a previous pass left without a verdict (a crash,
-//      ARC away): their recorded bytes are sent again until ARC says
+//      ARC away): ARC is asked for the txid, then the recorded bytes are
+//      sent again until ARC says
 //      accepted (outputs added) or refused (funding returned, marked dirty);
 //      a split still without a verdict stops the pass: nothing new is split
 //      while one may be on the network;
@@ -58,6 +59,7 @@ struct ReplenishSettings {
     std::size_t per_tx = 1000;                         // outputs per split transaction
     std::int64_t publish_value = 100;                  // satoshis per output
     int attempts = 8;  // POSTs per split transaction while ARC gives no verdict
+    std::chrono::milliseconds request_timeout{10'000};  // per ARC request
 };
 
 // Where splits go and who signs them.
@@ -70,7 +72,9 @@ struct ReplenishTarget {
 };
 
 struct PassReport {
-    bool ran = false;  // false: another engine's replenisher holds the lock
+    // false: another engine's replenisher holds the lock (the depth and the
+    // funding are still read)
+    bool ran = false;
     std::uint64_t depth_before = 0;
     std::uint64_t depth_after = 0;
     std::size_t resumed_accepted = 0;  // pending splits settled as accepted
@@ -82,7 +86,11 @@ struct PassReport {
     bool funding_short = false;         // funding ran out before split_batch outputs
     std::int64_t funding_satoshis = 0;  // usable funding left after the pass
     std::uint64_t funding_outputs = 0;
-    std::string error;  // empty: nothing went wrong
+    bool funding_read = false;   // the two above were read
+    bool depth_read = false;     // depth_after was read
+    bool split_pending = false;  // a split is without a verdict (error says which)
+    bool split_refused = false;  // ARC refused a split (its funding is marked dirty)
+    std::string error;           // empty: nothing went wrong
 };
 
 // One pass (see the top). `allow_split` false: steps 1-3 only. `force`:
@@ -96,7 +104,10 @@ class Replenisher {
     struct Health {
         // ok: the last pass went through and funding covers a split batch;
         // "funding_low", "funding_exhausted", "split_pending" (a split
-        // without a verdict), "database", "starting".
+        // without a verdict), "split_refused" (ARC refused one: its funding
+        // output is marked dirty for an operator), "standby" (another
+        // engine's replenisher holds the lock), "database", "starting"
+        // (before the first pass).
         std::string state = "starting";
         bool ok = false;
         std::uint64_t depth = 0;
@@ -121,7 +132,10 @@ class Replenisher {
     void stop();  // lets a pass in flight finish its current transaction
     void poke();  // a pass now
     Health health() const;
-    // False once funding is exhausted (a batch run's pool may then close).
+    // Whether this replenisher may still add publish UTXOs: true until the
+    // first pass, then only while a pass found funding to split (or made
+    // outputs, or has a split waiting for its verdict). A batch run's pool
+    // closes when it is false.
     bool may_supply() const noexcept { return m_may_supply.load(std::memory_order_acquire); }
     // Before start(): where each pass reads its fee rate (ARC's policy as
     // the engine's client last read it); else the target's rate.

@@ -41,12 +41,15 @@ SplitOutcome split_funding(const chain::PublicationKey& key, const SplitPlan& pl
                 return out;
             }
         }
+        http::BroadcastOptions bo;
+        bo.attempts = plan.attempts;
+        bo.timeout_ms = plan.timeout_ms;
+        bo.abort = plan.abort;
         const http::Broadcast b = http::broadcast_until_known(
-            plan.arc_url, plan.api_key, display, std::string(ef.begin(), ef.end()), plan.attempts);
+            plan.arc_url, plan.api_key, display, std::string(ef.begin(), ef.end()), bo);
         out.retries += static_cast<std::size_t>(std::max(b.posts - 1, 0));
         out.lookups += static_cast<std::size_t>(b.lookups);
         if (b.verdict != http::Broadcast::Verdict::accepted) {
-            out.last_txid = display;
             const bool unknown = b.verdict == http::Broadcast::Verdict::unknown;
             out.stop = unknown ? SplitOutcome::Stop::unknown : SplitOutcome::Stop::refused;
             // The split may be on the network: its input must not be used

@@ -9,6 +9,7 @@
 // `utxos` table). A split without a verdict leaves its funding output
 // unusable until someone checks it at ARC.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -30,6 +31,10 @@ struct SplitPlan {
     int attempts = 8;           // POSTs per transaction before it is unknown
     std::string arc_url;        // no trailing slash
     std::string api_key;        // a secret; empty: no Authorization header
+    long timeout_ms = 30'000;   // per ARC request
+    // Set: no further ARC request once it is true (the split stops with
+    // `unknown` for the transaction in flight).
+    const std::atomic<bool>* abort = nullptr;
 };
 
 // An accepted split transaction's new outputs (display txid, outputs in vout
@@ -70,7 +75,6 @@ struct SplitOutcome {
     std::size_t retries = 0;         // POSTs beyond the first, summed
     std::size_t lookups = 0;         // GET /v1/tx look-ups, summed
     std::vector<std::string> txids;  // accepted, display hex
-    std::string last_txid;           // the transaction the split stopped at (refused, unknown)
     chain::Utxo change;              // the funding output to continue from (value 0: none usable)
     std::string error;               // empty when done
 };

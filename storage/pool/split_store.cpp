@@ -97,11 +97,19 @@ pg::Status record_split(pg::Connection& conn, const SplitRecord& s, std::string_
         pg::Result ins = c.exec_params(
             "INSERT INTO raregen_splits (txid, funding_txid, funding_vout, funding_satoshis, "
             "outputs, each_satoshis, change_satoshis, fee, raw_tx, instance_id) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+            // The same funding split again after a refusal was cleared makes
+            // the same transaction (deterministic signatures): the refused
+            // row becomes the new attempt.
+            "ON CONFLICT (txid) DO UPDATE SET status = 'signed', detail = NULL, "
+            "instance_id = EXCLUDED.instance_id, updated_at = now() "
+            "WHERE raregen_splits.status = 'refused'",
             s.txid, funding_txid, static_cast<std::int64_t>(s.funding.outpoint.vout),
             s.funding.value, static_cast<std::int64_t>(s.outputs), s.each, s.change,
             static_cast<std::int64_t>(s.fee), pg::Binary{s.raw}, instance_id);
         if (!ins.ok()) return failed("recording the split transaction failed", ins);
+        if (ins.affected_rows() != 1)
+            return pg::Status::failure("split " + s.txid + " is already recorded and not refused");
         return pg::Status::success();
     });
 }

@@ -236,11 +236,6 @@ struct ReplenishOptions {
 };
 
 int run_replenish(ReplenishOptions o) {
-    // The engine's environment names, as `raregen serve` reads them.
-    env_default_u64("MIN_UTXO_POOL_SIZE", o.min_pool);
-    env_default_u64("MIN_POOL_SIZE", o.min_pool);
-    env_default_u64("UTXO_SPLIT_SIZE", o.split_batch);
-    env_default_u64("SPLIT_BATCH_SIZE", o.split_batch);
     if (o.split_batch == 0 || o.split_batch > 10'000'000)
         return usage_error("--split-batch-size must be 1..10000000 outputs");
     if (o.per_tx == 0 || o.per_tx > 100'000)
@@ -284,6 +279,8 @@ int run_replenish(ReplenishOptions o) {
     j["pending_accepted"] = r.resumed_accepted;
     j["pending_refused"] = r.resumed_refused;
     j["funding_short"] = r.funding_short;
+    j["split_pending"] = r.split_pending;
+    j["split_refused"] = r.split_refused;
     j["funding"]["satoshis"] = r.funding_satoshis;
     j["funding"]["outputs"] = r.funding_outputs;
     if (!r.ran && r.error.empty())
@@ -402,6 +399,12 @@ void register_utxos_commands(CLI::App& app) {
     set_action(*split, [so] { return run_split(*so); });
 
     auto ro = std::make_shared<ReplenishOptions>();
+    // The engine's environment names, as `raregen serve` reads them: defaults
+    // read before the flags are parsed, so a flag given wins.
+    env_default_u64("MIN_UTXO_POOL_SIZE", ro->min_pool);
+    env_default_u64("MIN_POOL_SIZE", ro->min_pool);
+    env_default_u64("UTXO_SPLIT_SIZE", ro->split_batch);
+    env_default_u64("SPLIT_BATCH_SIZE", ro->split_batch);
     CLI::App* replenish = group->add_subcommand(
         "replenish",
         "One pass of the replenisher that raregen serve and run keep running: settle split "
@@ -438,7 +441,8 @@ void register_utxos_commands(CLI::App& app) {
     replenish->footer(
         "Environment: DATABASE_URL (required), ARC_URL, ARC_API_KEY (sent as Bearer), "
         "RAREGEN_WIF.\nOutput: {ran, pool_before, pool_after, split_wanted, transactions, "
-        "outputs, fees, fee_rate, pending_accepted, pending_refused, funding_short, funding: "
+        "outputs, fees, fee_rate, pending_accepted, pending_refused, funding_short, "
+        "split_pending, split_refused, funding: "
         "{satoshis, outputs}}.");
     set_action(*replenish, [ro] { return run_replenish(*ro); });
 

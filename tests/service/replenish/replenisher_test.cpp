@@ -150,6 +150,23 @@ TEST_F(ReplenishTest, OnlyOnePassAtATimeAcrossSessions) {
     EXPECT_FALSE(r.ran);
     EXPECT_TRUE(r.error.empty()) << r.error;
     EXPECT_EQ(pool::publish_depth(*conn).value, 0u);
+    // What the engine holding the lock has to split with is still read.
+    EXPECT_TRUE(r.funding_read);
+    EXPECT_EQ(r.funding_satoshis, 100'000);
+
+    // A second engine's thread stands by: healthy, and its batch pool stays
+    // open while funding is there for the other one to split.
+    Replenisher standby(db, target(), settings(10, 10, 10), [] { return std::uint64_t{0}; }, {});
+    standby.start();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (standby.health().state == "starting" && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const Replenisher::Health h = standby.health();
+    standby.stop();
+    EXPECT_EQ(h.state, "standby") << h.last_error;
+    EXPECT_TRUE(h.ok);
+    EXPECT_EQ(h.funding_satoshis, 100'000);
+    EXPECT_TRUE(standby.may_supply());
     ASSERT_TRUE(pool::unlock_replenisher(other).ok());
     const PassReport mine = replenish_pass(*conn, target(), settings(10, 10, 10));
     EXPECT_TRUE(mine.ran);
@@ -222,6 +239,71 @@ TEST_F(ReplenishTest, ARefusedSplitReturnsItsFundingMarkedDirtyAndAddsNothing) {
     EXPECT_TRUE(next.error.empty()) << next.error;
     EXPECT_TRUE(next.funding_short);
     EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM raregen_splits"), 1);
+    // An operator clears the mark: the same funding makes the same
+    // transaction (deterministic signatures), recorded over the refused row
+    // and refused again, not a database error.
+    ASSERT_TRUE(conn->exec("UPDATE utxos SET dirty = false WHERE purpose = 'funding'").ok());
+    const PassReport again = replenish_pass(*conn, tg, settings(10, 10, 10));
+    EXPECT_TRUE(again.split_refused) << again.error;
+    EXPECT_EQ(again.error.find("recording"), std::string::npos) << again.error;
+    EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM raregen_splits WHERE status = 'refused'"), 1);
+    EXPECT_EQ(one_int(*conn,
+                      "SELECT count(*) FROM utxos WHERE purpose = 'funding' AND status = "
+                      "'available' AND dirty"),
+              1);
+}
+
+// A split recorded by a process that crashed, and ARC with no verdict (503
+// to everything): the pass stops there and splits nothing new; the thread
+// retrying it stops when asked, between attempts, not after all of them.
+TEST_F(ReplenishTest, ASplitWithoutAVerdictHoldsThePassAndDoesNotHoldUpStop) {
+    const auto funding = add_funding(50'000);
+    add_funding(50'000);  // more funding, which must not be touched meanwhile
+    const chain::SplitResult s = chain::build_split(w.key, funding[0], 40, 100, {});
+    ASSERT_TRUE(s.ok()) << s.error;
+    chain::Bytes ef;
+    chain::serialize(s.tx, chain::TxFormat::extended, ef);
+    pool::SplitRecord rec;
+    rec.txid = chain::hash_to_display(s.txid);
+    rec.funding = funding[0];
+    rec.outputs = 40;
+    rec.each = 100;
+    rec.change = s.change;
+    rec.fee = s.fee;
+    rec.raw.assign(ef.begin(), ef.end());
+    ASSERT_TRUE(pool::record_split(*conn, rec, "crashed").ok());
+
+    network::NetworkOptions o = nt::test_options();
+    o.faults.fail = {{503, 1.0}};
+    nt::TestNet down(o);
+    ReplenishTarget tg = target();
+    tg.arc_url = down.url;
+    const PassReport r = replenish_pass(*conn, tg, settings(10, 10, 10));
+    EXPECT_TRUE(r.split_pending);
+    EXPECT_NE(r.error.find(rec.txid), std::string::npos) << r.error;
+    EXPECT_EQ(r.transactions, 0u);
+    EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM raregen_splits"), 1);
+    EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM raregen_splits WHERE status = 'signed'"), 1);
+    EXPECT_EQ(pool::publish_depth(*conn).value, 0u);
+
+    ReplenishSettings slow = settings(10, 10, 10);
+    slow.attempts = 100;  // minutes of backoff if stop() waited for them
+    Replenisher rep(db, tg, slow, [] { return std::uint64_t{0}; }, {});
+    rep.start();
+    const auto seen = [&] { return down.net->stats()["requests"].get<std::uint64_t>(); };
+    const std::uint64_t before = seen();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (seen() < before + 3 && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ASSERT_GE(seen(), before + 3) << "the thread did not retry the pending split";
+    rep.stop();
+    const Replenisher::Health h = rep.health();
+    EXPECT_EQ(h.state, "split_pending") << h.last_error;
+    EXPECT_FALSE(h.ok);
+    EXPECT_NE(h.last_error.find("stopped before ARC gave a verdict"), std::string::npos)
+        << h.last_error;
+    EXPECT_LT(seen(), before + 2 * 100) << "stop() waited for every attempt";
+    EXPECT_EQ(one_int(*conn, "SELECT count(*) FROM raregen_splits WHERE status = 'signed'"), 1);
 }
 
 TEST_F(ReplenishTest, ShortFundingMakesWhatItCanAndSaysSo) {
@@ -239,6 +321,19 @@ TEST_F(ReplenishTest, ShortFundingMakesWhatItCanAndSaysSo) {
     EXPECT_TRUE(more.error.empty()) << more.error;
     EXPECT_FALSE(more.funding_short);
     EXPECT_EQ(more.outputs, 1000u);
+}
+
+// Many small transactions each pay their own input and change: funding that
+// runs short is still "short", never a transaction that cannot be built.
+TEST_F(ReplenishTest, ShortFundingInSmallTransactionsIsShortNotAnError) {
+    add_funding(5'000);
+    const PassReport r = replenish_pass(*conn, target(), settings(1000, 1000, 10));
+    EXPECT_TRUE(r.error.empty()) << r.error;
+    EXPECT_TRUE(r.funding_short);
+    EXPECT_GT(r.outputs, 30u);
+    EXPECT_LT(r.outputs, 50u);
+    EXPECT_EQ(pool::publish_depth(*conn).value, r.outputs);
+    expect_ledger_consistent();
 }
 
 TEST_F(ReplenishTest, FundingOfAnotherScriptIsNotSplit) {
@@ -318,6 +413,10 @@ TEST_F(ReplenishTest, TheThreadSaysWhenFundingIsExhausted) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     EXPECT_EQ(rep.health().state, "funding_exhausted");
     EXPECT_FALSE(rep.health().ok);
+    // Nothing left to split: a batch run's pool may close.
+    while (rep.may_supply() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(rep.may_supply());
     // Adding funding is picked up at a later check, without a restart.
     add_funding(500'000);
     const auto deadline2 = std::chrono::steady_clock::now() + std::chrono::seconds(30);
