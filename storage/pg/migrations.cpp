@@ -337,12 +337,32 @@ CREATE INDEX IF NOT EXISTS raregen_splits_signed_idx
     ON raregen_splits (created_at) WHERE status = 'signed';
 )SQL";
 
-constexpr std::array<Migration, 5> k_builtin{{
+// The shared rate gate's leases (storage/rate/rate_leases.h): an engine
+// takes tokens of the `raregen_rate_tokens` row in slices, uses them, and
+// settles each slice once the network has answered for every token it used;
+// a slice counts against the capacity until one period after it settled.
+// The row's own grant log (migration 2) is not used.
+constexpr const char* k_migration_6 = R"SQL(
+CREATE TABLE IF NOT EXISTS raregen_rate_leases (
+    lease_id    bigserial PRIMARY KEY,
+    gate        text NOT NULL REFERENCES raregen_rate_tokens (gate),
+    instance_id text NOT NULL,
+    tokens      integer NOT NULL CONSTRAINT raregen_rate_leases_tokens_check CHECK (tokens > 0),
+    granted_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    settled_at  timestamptz
+);
+COMMENT ON TABLE raregen_rate_leases IS
+    'raregen: slices of the shared rate limit held by engines; a slice counts until one period after it settled';
+CREATE INDEX IF NOT EXISTS raregen_rate_leases_gate_idx ON raregen_rate_leases (gate);
+)SQL";
+
+constexpr std::array<Migration, 6> k_builtin{{
     {1, "raregen_service_tables", k_migration_1},
     {2, "exactly_once", k_migration_2},
     {3, "outcomes_in_place", k_migration_3},
     {4, "old_service_audit_log", k_migration_4},
     {5, "replenisher_splits", k_migration_5},
+    {6, "shared_rate_leases", k_migration_6},
 }};
 
 // Every migration transaction starts with this: a bounded wait for table

@@ -73,18 +73,19 @@ TEST_F(PgMigrations, ApplyToAnEmptyDatabase) {
     Status st = migrate(c, &report);
     ASSERT_TRUE(st.ok()) << st.message();
     EXPECT_EQ(report.version_before, 0);
-    EXPECT_EQ(report.version_after, 5);
-    EXPECT_THAT(report.applied, ElementsAre(1, 2, 3, 4, 5));
+    EXPECT_EQ(report.version_after, 6);
+    EXPECT_THAT(report.applied, ElementsAre(1, 2, 3, 4, 5, 6));
 
     Result rows = c.exec(
         "SELECT version, name, applied_at IS NOT NULL FROM raregen_schema_migrations ORDER BY 1");
     ASSERT_TRUE(rows.ok()) << rows.error();
-    ASSERT_EQ(rows.rows(), 5);
+    ASSERT_EQ(rows.rows(), 6);
     EXPECT_EQ(rows.text(0, 1), "raregen_service_tables");
     EXPECT_EQ(rows.text(1, 1), "exactly_once");
     EXPECT_EQ(rows.text(1, 2), "t");
     EXPECT_EQ(rows.text(2, 1), "outcomes_in_place");
     EXPECT_EQ(rows.text(4, 1), "replenisher_splits");
+    EXPECT_EQ(rows.text(5, 1), "shared_rate_leases");
     // No index mentions status (outcome updates stay in place).
     Result idx = c.exec(
         "SELECT count(*) FROM pg_indexes WHERE tablename = 'publish_jobs' AND indexdef LIKE "
@@ -152,13 +153,13 @@ TEST_F(PgMigrations, SecondRunIsANoop) {
     Status st = migrate(c, &report);
     ASSERT_TRUE(st.ok()) << st.message();
     EXPECT_TRUE(report.applied.empty());
-    EXPECT_EQ(report.version_before, 5);
-    EXPECT_EQ(report.version_after, 5);
+    EXPECT_EQ(report.version_before, 6);
+    EXPECT_EQ(report.version_after, 6);
     EXPECT_EQ(schema_snapshot(c), before);
     Result stamps_after = c.exec(
         "SELECT string_agg(applied_at::text, ',' ORDER BY version) FROM raregen_schema_migrations");
     EXPECT_EQ(stamps_after.text(0, 0), stamps_before.text(0, 0));
-    EXPECT_THAT(recorded_versions(c), ElementsAre(1, 2, 3, 4, 5));
+    EXPECT_THAT(recorded_versions(c), ElementsAre(1, 2, 3, 4, 5, 6));
 }
 
 TEST_F(PgMigrations, ConcurrentEnginesApplyEachMigrationOnce) {
@@ -185,11 +186,11 @@ TEST_F(PgMigrations, ConcurrentEnginesApplyEachMigrationOnce) {
         std::multiset<int> applied;
         for (int i = 0; i < k_engines; ++i) {
             EXPECT_TRUE(results[i].ok()) << "engine " << i << ": " << results[i].message();
-            EXPECT_EQ(reports[i].version_after, 5);
+            EXPECT_EQ(reports[i].version_after, 6);
             applied.insert(reports[i].applied.begin(), reports[i].applied.end());
         }
         EXPECT_EQ(applied, (std::multiset<int>{1, 2, 3, 4, 5})) << "round " << round;
-        EXPECT_THAT(recorded_versions(conns[0]), ElementsAre(1, 2, 3, 4, 5));
+        EXPECT_THAT(recorded_versions(conns[0]), ElementsAre(1, 2, 3, 4, 5, 6));
     }
 }
 
@@ -255,7 +256,7 @@ TEST_F(PgMigrations, UpgradesTheOldServiceSchemaKeepingItsRows) {
     MigrationReport report;
     Status st = migrate(c, &report);
     ASSERT_TRUE(st.ok()) << st.message();
-    EXPECT_THAT(report.applied, ElementsAre(1, 2, 3, 4, 5));
+    EXPECT_THAT(report.applied, ElementsAre(1, 2, 3, 4, 5, 6));
 
     // The old row is untouched: same values, same status, old types kept.
     Result job = c.exec(
