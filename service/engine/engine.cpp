@@ -72,6 +72,8 @@ struct Engine::Parts {
     std::optional<pipeline::Pipeline> pipe;
     std::optional<pool::PoolFeeder> pool_feeder;
     std::optional<Replenisher> replenisher;
+    gate::SharedAllowance shared_allowance;
+    std::optional<SharedRate> shared_rate;
     std::optional<jobs::JobFeeder> job_feeder;
     std::optional<flow::SignalDrain> drain;
 
@@ -191,6 +193,7 @@ EngineError Engine::start() {
     if (e && !p.started) {
         // Nothing runs: stop what did start, before the parts go away.
         p.runner.store(nullptr, std::memory_order_release);
+        if (p.shared_rate) p.shared_rate->stop();
         if (p.arc) p.arc->stop();
         if (p.receiver) p.receiver->stop();
     }
@@ -426,6 +429,8 @@ EngineError Engine::start_parts() {
     }
     parts.facts = p.wb ? static_cast<model::FactSink*>(&*p.wb) : &p.counting_facts;
     parts.clock = &p.clock;
+    const bool shared_rate = !o.memory && p.arc && !o.no_gate && o.shared_rate;
+    if (shared_rate) parts.shared_rate = &p.shared_allowance;
     try {
         p.pipe.emplace(config, parts);
     } catch (const std::invalid_argument& e) {
@@ -441,6 +446,14 @@ EngineError Engine::start_parts() {
         }
         p.log("sending to ARC at " + p.arc->settings().url + " (fee rate " +
               p.arc->fee_rate().to_string() + ")");
+    }
+    if (shared_rate) {
+        SharedRateSettings rs;
+        rs.capacity = o.rate;
+        rs.period = o.period;
+        p.shared_rate.emplace(p.conninfo, p.instance_id, rs, p.shared_allowance, p.pipe->answered(),
+                              wake, p.log);
+        if (std::string e = p.shared_rate->start(); !e.empty()) return E::internal(e);
     }
 
     if (!o.memory) {
@@ -538,6 +551,8 @@ void Engine::wait() {
     Parts& p = *m_parts;
     if (!p.started || p.waited) return;
     p.pipe->wait();
+    // Every job answered: the shared rate's slices settle.
+    if (p.shared_rate) p.shared_rate->stop();
     if (p.replenisher) p.replenisher->stop();
     if (p.arc) p.arc->stop();
     if (p.receiver && m_config.callback_wait.count() > 0 && p.pipe->network_send()->sent() > 0) {
@@ -678,6 +693,22 @@ Json Engine::summary() const {
             r["funding_satoshis"] = h.funding_satoshis;
             if (!h.last_error.empty()) r["last_error"] = h.last_error;
             summary["replenisher"] = r;
+        }
+        if (p.shared_rate) {
+            const SharedRate::Stats st = p.shared_rate->stats();
+            Json r;
+            r["capacity"] = o.rate;
+            r["period_ms"] = o.period.count();
+            r["slices"] = st.slices;
+            r["tokens"] = st.tokens;
+            r["short_acquires"] = st.short_acquires;
+            r["given_back"] = st.given_back;
+            r["settled"] = st.settled;
+            r["dead_engines_slices_settled"] = st.reaped;
+            r["gate_waits"] = p.pipe->gate().shared_waits();
+            r["failures"] = st.failures;
+            if (!st.last_error.empty()) r["last_error"] = st.last_error;
+            summary["shared_rate"] = r;
         }
         const writebehind::WriteBehindStats ws = p.wb->stats();
         Json w;

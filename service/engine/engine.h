@@ -42,6 +42,7 @@
 
 #include "engine/chain/fees.h"
 #include "engine/chain/publication.h"
+#include "service/rate/shared_rate.h"
 #include "service/replenish/replenisher.h"
 #include "stages/ingest/ingest_stage.h"
 #include "stages/send/arc_client.h"
@@ -106,6 +107,10 @@ struct EngineConfig {
     std::uint32_t rate = 500;  // transactions per period through the gate
     std::chrono::milliseconds period{3000};
     bool no_gate = false;
+    // With a database and ARC, `rate` per `period` is the limit of every
+    // engine on the database together (service/rate/shared_rate.h), on top
+    // of this engine's own gate. false: this engine's gate only.
+    bool shared_rate = true;
 
     // ---- where transactions go: ARC, or a file ----
     std::optional<send::ArcSettings> arc;

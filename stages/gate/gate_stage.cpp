@@ -7,7 +7,8 @@ namespace raregen::gate {
 
 GateStage::GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
                      flow::Channel<model::Job>& output, model::FactSink& facts,
-                     flow::RunContext& context, const std::atomic<std::uint64_t>* settled)
+                     flow::RunContext& context, const std::atomic<std::uint64_t>* settled,
+                     SharedAllowance* shared)
     : m_bucket(config),
       m_in(input.make_consumer()),
       m_out(output.make_producer()),
@@ -15,11 +16,19 @@ GateStage::GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
       m_output(output),
       m_facts(facts),
       m_context(context),
-      m_settled(settled) {
+      m_settled(settled),
+      m_shared(shared) {
     counters().set_depth_gauge(flow::depth_gauge_of(input));
 }
 
 flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
+    const flow::Step s = step_jobs(now, budget);
+    if (m_shared != nullptr)
+        m_shared->set_demand(m_input.size() + (m_pending == Pending::token ? 1 : 0));
+    return s;
+}
+
+flow::Step GateStage::step_jobs(flow::Nanos now, std::size_t budget) noexcept {
     if (m_finished) return flow::Step::finished;
     if (m_settled != nullptr) {
         const std::uint64_t settled = m_settled->load(std::memory_order_acquire);
@@ -74,10 +83,22 @@ flow::Step GateStage::step(flow::Nanos now, std::size_t budget) noexcept {
                     m_context.wake_by(next);
                 return progressed ? flow::Step::progressed : flow::Step::idle;
             }
+            // The shared limit's token, kept for this job once taken.
+            if (m_shared != nullptr && !m_have_shared) {
+                if (!m_shared->try_take()) {
+                    m_shared_waits.store(m_shared_waits.load(std::memory_order_relaxed) + 1,
+                                         std::memory_order_relaxed);
+                    m_shared->set_demand(m_input.size() + 1);
+                    m_context.wake_by(now + k_shared_poll);
+                    return progressed ? flow::Step::progressed : flow::Step::idle;
+                }
+                m_have_shared = true;
+            }
             m_job.released_at = now;
             if (!m_facts.try_emit(model::FactKind::tx_released, m_job, now))
                 return progressed ? flow::Step::progressed : flow::Step::blocked;
             m_bucket.try_take(now, 1);
+            m_have_shared = false;
             m_pending = Pending::enqueue;
         }
         // Room was seen above, this stage is the output's only producer and

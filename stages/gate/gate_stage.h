@@ -23,6 +23,12 @@
 // each step settles the new ones in the bucket, so a token's period starts
 // at the answer, not at the release (token_bucket.h says why).
 //
+// Shared limit (optional `shared`, stages/gate/shared_allowance.h): a job
+// also needs one of the tokens this engine holds of the limit all engines on
+// the database share; without one the stage is idle until the lease thread
+// grants more (it wakes the runner). Each step tells the allowance how many
+// jobs wait for a token.
+//
 // Threads: one runner thread calls step(); `settled` may be written by any
 // thread. Allocates nothing after construction.
 
@@ -35,16 +41,19 @@
 #include "engine/flow/stage.h"
 #include "engine/model/facts.h"
 #include "engine/model/job.h"
+#include "stages/gate/shared_allowance.h"
 #include "stages/gate/token_bucket.h"
 
 namespace raregen::gate {
 
 class GateStage final : public flow::Stage {
   public:
-    // `settled` (held mode only; must outlive the stage) is read each step.
+    // `settled` (held mode only; must outlive the stage) is read each step;
+    // `shared` (may be null; must outlive the stage): the shared limit.
     GateStage(TokenBucketConfig config, flow::Channel<model::Job>& input,
               flow::Channel<model::Job>& output, model::FactSink& facts, flow::RunContext& context,
-              const std::atomic<std::uint64_t>* settled = nullptr);
+              const std::atomic<std::uint64_t>* settled = nullptr,
+              SharedAllowance* shared = nullptr);
 
     flow::Step step(flow::Nanos now, std::size_t budget) noexcept override;
     std::string_view name() const noexcept override { return "gate"; }
@@ -57,12 +66,20 @@ class GateStage final : public flow::Stage {
     }
     std::uint64_t refused() const noexcept { return m_refused.load(std::memory_order_relaxed); }
 
+    // Steps that found no shared token (any thread).
+    std::uint64_t shared_waits() const noexcept {
+        return m_shared_waits.load(std::memory_order_relaxed);
+    }
+
     static constexpr flow::Nanos k_fence_poll = std::chrono::milliseconds(2);
+    // A fallback: the lease thread wakes the runner when it grants.
+    static constexpr flow::Nanos k_shared_poll = std::chrono::milliseconds(20);
 
   private:
     // none: no job in hand; token: a job waits for room, a token and its
     // fact; enqueue: token taken and fact out, the job is leaving.
     enum class Pending : std::uint8_t { none, token, enqueue };
+    flow::Step step_jobs(flow::Nanos now, std::size_t budget) noexcept;
 
     TokenBucket m_bucket;
     flow::Channel<model::Job>::Consumer m_in;
@@ -72,12 +89,15 @@ class GateStage final : public flow::Stage {
     model::FactSink& m_facts;
     flow::RunContext& m_context;
     const std::atomic<std::uint64_t>* m_settled;
+    SharedAllowance* m_shared;
+    bool m_have_shared = false;  // a shared token taken for the job in hand
     std::uint64_t m_settled_seen = 0;
     model::Job m_job;  // the job in hand (valid unless m_pending == none)
     Pending m_pending = Pending::none;
     bool m_finished = false;
     std::atomic<std::uint64_t> m_fence_waits{0};
     std::atomic<std::uint64_t> m_refused{0};
+    std::atomic<std::uint64_t> m_shared_waits{0};
 };
 
 }  // namespace raregen::gate

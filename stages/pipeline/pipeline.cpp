@@ -47,9 +47,10 @@ Pipeline::Pipeline(const PipelineConfig& config, PipelineParts parts) {
     // transaction, so the limit holds for what the network receives.
     gate::TokenBucketConfig gate_config = config.gate;
     if (parts.arc != nullptr) gate_config.hold_until_settled = true;
-    m_gate = &m_runner->emplace<gate::GateStage>(k_worker_light, gate_config, *m_signed,
-                                                 *m_released, *parts.facts, ctx,
-                                                 parts.arc != nullptr ? &m_settled : nullptr);
+    m_gate = &m_runner->emplace<gate::GateStage>(
+        k_worker_light, gate_config, *m_signed, *m_released, *parts.facts, ctx,
+        parts.arc != nullptr ? &m_settled : nullptr,
+        parts.arc != nullptr ? parts.shared_rate : nullptr);
     if (parts.sink != nullptr)
         m_send = &m_runner->emplace<send::FileSendStage>(k_worker_light, *m_released, *parts.sink,
                                                          *parts.facts);

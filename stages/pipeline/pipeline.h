@@ -74,6 +74,9 @@ struct PipelineParts {
     sign::Resigner* resigner = nullptr;
     model::FactSink* facts = nullptr;
     const flow::Clock* clock = nullptr;
+    // The rate limit every engine on the database shares (with ARC; may be
+    // null): the gate also needs one of these tokens per job.
+    gate::SharedAllowance* shared_rate = nullptr;
 };
 
 struct StageReport {
@@ -114,6 +117,8 @@ class Pipeline {
     const sequence::SequenceStage& sequence() const { return *m_sequence; }
     const sign::SignStage& sign() const { return *m_sign; }
     const gate::GateStage& gate() const { return *m_gate; }
+    // Jobs the network has answered for (with ARC): what settles held tokens.
+    const std::atomic<std::uint64_t>& answered() const noexcept { return m_settled; }
     // The send stage that runs: send() with a sink, network_send() with ARC
     // (the other is null).
     const send::FileSendStage* send() const { return m_send; }

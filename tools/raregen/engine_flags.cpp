@@ -132,6 +132,7 @@ int engine_config_from_flags(const EngineFlags& o, bool memory, service::EngineC
     c.rate = o.rate;
     c.period = std::chrono::milliseconds(o.period_ms);
     c.no_gate = o.no_gate;
+    c.shared_rate = !o.engine_rate;
     c.out_path = o.out;
     c.encoding = o.encoding == "ef" ? send::TxEncoding::ef_hex : send::TxEncoding::raw_hex;
     c.callback_listen = o.callback_listen;
@@ -210,8 +211,12 @@ void add_engine_flags(CLI::App& cmd, EngineFlags& f) {
     cmd.add_option("--batch-size", opts->batch_size, "largest batch (env MAX_BATCH_SIZE)")
         ->capture_default_str();
     cmd.add_option("--rate", opts->rate,
-                   "transactions per period through the gate (env MAX_TX_PER_3S)")
+                   "transactions per period through the gate (env MAX_TX_PER_3S); with ARC and a "
+                   "database, the limit of every engine on the database together")
         ->capture_default_str();
+    cmd.add_flag("--engine-rate", opts->engine_rate,
+                 "the rate limits this engine alone (not shared through the database: N engines "
+                 "then send N times --rate)");
     cmd.add_option("--period-ms", opts->period_ms, "the gate's period in ms")
         ->capture_default_str();
     cmd.add_flag("--no-gate", opts->no_gate, "open the gate (no rate limit): for benchmarks");

@@ -37,6 +37,7 @@ struct EngineFlags {
     double progress_s = 1.0;
     bool change = false;
     bool no_gate = false;
+    bool engine_rate = false;   // MAX_TX_PER_3S for this engine alone, not shared
     bool keep_db = false;       // keep the private cluster's directory
     bool adopt_legacy = false;  // the old RareGen service is stopped for good: take its work
     std::size_t ring_capacity = 4096;

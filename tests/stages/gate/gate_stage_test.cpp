@@ -115,6 +115,53 @@ TEST(GateStage, RefusedFactsSpendNoTokenAndKeepTheWindow) {
     }
 }
 
+// The shared limit: a job leaves only with a token of its own bucket and one
+// the lease thread granted; without one the gate waits and says how many
+// jobs need tokens; a refused fact keeps the shared token for the next try.
+TEST(GateStage, SharedTokensGateTheJobsOnTopOfTheBucket) {
+    JobChannel in(100), out(100);
+    flow::RunContext ctx;
+    RefusingFacts facts;  // every third fact refused
+    SharedAllowance shared;
+    auto feed = in.make_producer();
+    auto drain = out.make_consumer();
+    GateStage gate(TokenBucketConfig{100, 3s}, in, out, facts, ctx, nullptr, &shared);
+    for (int i = 1; i <= 10; ++i) {
+        model::Job j;
+        j.intake_seq = static_cast<std::uint64_t>(i);
+        ASSERT_TRUE(feed.try_enqueue(j));
+    }
+    auto drained = [&] {
+        std::size_t n = 0;
+        model::Job j;
+        while (drain.try_dequeue(j))
+            ++n;
+        return n;
+    };
+    EXPECT_EQ(gate.step(flow::Nanos{0}, 64), flow::Step::progressed);  // took a job, no token
+    EXPECT_EQ(drained(), 0u);
+    EXPECT_EQ(shared.demand(), 10u);
+    EXPECT_GE(gate.shared_waits(), 1u);
+    EXPECT_NE(ctx.deadline(), flow::RunContext::k_no_deadline);
+
+    shared.grant(4);
+    std::size_t out_n = 0;
+    for (int k = 0; k < 10; ++k)
+        (void)gate.step(flow::Nanos{1}, 64), out_n += drained();
+    EXPECT_EQ(out_n, 4u) << "one shared token per job, refused facts spend none";
+    EXPECT_EQ(shared.available(), 0u);
+    EXPECT_EQ(shared.demand(), 6u);
+
+    shared.grant(100);
+    feed.close();
+    for (int k = 0; k < 20; ++k)
+        (void)gate.step(flow::Nanos{2}, 64), out_n += drained();
+    EXPECT_EQ(out_n, 10u);
+    EXPECT_EQ(shared.available(), 94u);
+    EXPECT_EQ(shared.demand(), 0u);
+    EXPECT_EQ(gate.bucket().total_granted(), 10u);
+}
+
 TEST(GateStage, FinishesWithoutWaitingForATokenWhenInputEnds) {
     JobChannel in(10), out(10);
     flow::RunContext ctx;
