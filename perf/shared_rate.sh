@@ -8,6 +8,11 @@
 # 3-second window (its own acceptance clock), which must not exceed 500.
 #
 #   perf/shared_rate.sh [BUILD_DIR] [TOTAL]
+#   OPEN=1 perf/shared_rate.sh [BUILD_DIR] [TOTAL]
+#
+# OPEN=1: the gate open instead (no limit, nothing shared): the rate the
+# engines and the one PostgreSQL reach together, first acceptance to last,
+# which says where one database saturates on this machine.
 #
 # BUILD_DIR: argument, else env BUILD_DIR, else `build`; TOTAL: argument,
 # else env TOTAL, else 3000. Run as root it starts PostgreSQL as the
@@ -20,6 +25,10 @@ build=${1:-${BUILD_DIR:-build}}
 total=${2:-${TOTAL:-3000}}
 [[ $build = /* ]] || build=$root/$build
 [[ $total =~ ^[1-9][0-9]*$ ]] || fail "TOTAL must be a positive whole number, got '$total'"
+open=${OPEN:-0}
+[[ $open = 0 || $open = 1 ]] || fail "OPEN must be 0 or 1, got '$open'"
+gate_flags=(--rate 500 --period-ms 3000)
+[[ $open = 1 ]] && gate_flags=(--no-gate)
 raregen=$build/tools/raregen/raregen
 [[ -x $raregen ]] || fail "no $raregen: build it (cmake --build $build --target raregen) or pass the build directory"
 command -v python3 >/dev/null || fail "needs python3 to read the network's acceptance times"
@@ -61,7 +70,11 @@ wait_port() {  # FILE PID
 "$raregen" keys generate --testnet --out key.wif >/dev/null
 address=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["address"])' \
   < <("$raregen" keys address --wif-file key.wif))
-echo "perf/shared_rate.sh: $total intents over 1, 2 and 3 engines sharing 500 per 3 s, build $build"
+if [[ $open = 1 ]]; then
+  echo "perf/shared_rate.sh: $total intents over 1, 2 and 3 engines on one database, gate open, build $build"
+else
+  echo "perf/shared_rate.sh: $total intents over 1, 2 and 3 engines sharing 500 per 3 s, build $build"
+fi
 echo "load before: $(uptime)"
 results=()
 for engines in 1 2 3; do
@@ -93,7 +106,7 @@ PY
   for ((i = 0; i < engines; i++)); do
     DATABASE_URL=$db "$raregen" run --intents "intents$engines.ndjson.$i" \
       --registered "registered$engines.txt" --key-file key.wif --arc-url "$net_url" \
-      --rate 500 --period-ms 3000 --window-ms 100 --no-replenish --progress 0 \
+      "${gate_flags[@]}" --window-ms 100 --no-replenish --progress 0 \
       --batch-prefix "k$engines-e$i" >"run$engines-$i.json" 2>"run$engines-$i.log" &
     pids+=($!)
   done
@@ -103,9 +116,9 @@ PY
   curl -sf "$net_url/admin/txs" >"txs$engines.json" || fail "reading the network's transactions failed"
   kill -TERM "$net_pid" && wait "$net_pid" 2>/dev/null || true
   net_pid=
-  results+=("$(python3 - "$engines" "txs$engines.json" "$total" <<'PY'
+  results+=("$(python3 - "$engines" "txs$engines.json" "$total" "$open" <<'PY'
 import json, sys
-k, path, total = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+k, path, total, open_gate = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
 txs = json.load(open(path))["txs"]
 pub = sorted(t["acceptedMs"] for t in txs if len(t["rawTx"]) < 1000)  # publications, not splits
 if len(pub) != total:
@@ -116,6 +129,10 @@ for i in range(len(pub)):
         j += 1
     best = max(best, i - j + 1)
 span = (pub[-1] - pub[0]) / 1000
+if open_gate:
+    print(f"{k} engine{'s' if k > 1 else ' '}: {total} published in {span:.2f} s = {total / span:7.1f} tx/s "
+          f"together (gate open)")
+    sys.exit(0)
 sustained = (len(pub) - 500) / span if span and len(pub) > 500 else 0
 print(f"{k} engine{'s' if k > 1 else ' '}: sustained {sustained:6.1f} tx/s = {sustained / (500 / 3):.3f} of 166.67; "
       f"most accepted in any 3 s window {best} (limit 500)")
