@@ -67,7 +67,8 @@ struct ArcNetwork::Impl {
         : options(std::move(o)),
           callbacks(CallbackOptions{options.callback_attempts, options.callback_backoff_ms,
                                     options.callback_timeout_ms, 100'000}),
-          rng(options.faults.seed) {
+          rng(options.faults.seed),
+          reject_rng(options.faults.seed ^ 0x72656a656374ULL) {
         fee_rate = options.fee_rate;
         height = options.start_height;
         for (const int code : k_rejection_codes)
@@ -93,6 +94,10 @@ struct ArcNetwork::Impl {
     // Fault draws.
     std::mutex rng_mutex;
     std::mt19937_64 rng;  // guarded by rng_mutex
+    // Rejections draw from their own stream: the transactions they judge
+    // come in a fixed order (e.g. one replenisher's splits), so for one seed
+    // the same ones are refused whatever the other faults drew.
+    std::mt19937_64 reject_rng;  // guarded by rng_mutex
 
     // The network's state, all behind one mutex (lock order: state, then rng).
     struct SpentOutput {
@@ -128,9 +133,9 @@ struct ArcNetwork::Impl {
         stop_cv.wait_for(lock, std::chrono::milliseconds(ms), [this] { return stopping; });
     }
 
-    double draw() {
+    double draw_reject() {
         std::lock_guard lock(rng_mutex);
-        return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+        return std::uniform_real_distribution<double>(0.0, 1.0)(reject_rng);
     }
 
     static std::string block_hash(std::uint64_t h) {
@@ -361,7 +366,9 @@ struct ArcNetwork::Impl {
             txs.emplace(c.txid, std::move(loser));
             return;
         }
-        if (options.faults.reject_share > 0 && draw() < options.faults.reject_share) {
+        if (options.faults.reject_share > 0 &&
+            c.tx.outputs.size() >= options.faults.reject_min_outputs &&
+            draw_reject() < options.faults.reject_share) {
             injected_rejects.add();
             c.answer = status_object(shown, TxStatus::rejected,
                                      "injected fault: transaction rejected by the network", {});

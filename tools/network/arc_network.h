@@ -58,6 +58,10 @@ struct FaultOptions {
     // Share of otherwise valid transactions answered REJECTED (HTTP 200
     // entry) and not stored: their inputs stay spendable.
     double reject_share = 0;
+    // Only transactions with at least this many outputs are candidates for
+    // reject_share (0: every one), e.g. the replenisher's splits and not the
+    // publications.
+    std::uint32_t reject_min_outputs = 0;
     std::uint64_t seed = 1;
 };
 

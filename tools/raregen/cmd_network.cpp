@@ -47,6 +47,7 @@ struct ServeOptions {
     std::uint32_t timeout_ms = 35'000;
     double drop_share = 0;
     double reject_share = 0;
+    std::uint32_t reject_min_outputs = 0;
     std::uint64_t seed = 1;
     bool exit_with_parent = false;
 };
@@ -135,6 +136,7 @@ std::string to_network_options(const ServeOptions& o, network::NetworkOptions& n
     f.timeout_ms = o.timeout_ms;
     f.drop_share = o.drop_share;
     f.reject_share = o.reject_share;
+    f.reject_min_outputs = o.reject_min_outputs;
     f.seed = o.seed;
     return network::validate_options(net);
 }
@@ -269,6 +271,11 @@ void register_network_commands(CLI::App& app) {
         ->add_option("--reject-share", s->reject_share,
                      "Share of valid txs answered REJECTED and not stored")
         ->check(CLI::Range(0.0, 1.0));
+    serve
+        ->add_option("--reject-min-outputs", s->reject_min_outputs,
+                     "Only txs with at least this many outputs may be rejected (0: any), e.g. "
+                     "splits and not publications")
+        ->capture_default_str();
     serve->add_option("--seed", s->seed, "Seed of the fault PRNG")->capture_default_str();
     serve->add_flag("--exit-with-parent", s->exit_with_parent,
                     "Stop (as on SIGTERM) when the process that started this one exits");

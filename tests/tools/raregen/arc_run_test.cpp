@@ -250,6 +250,79 @@ TEST_F(ArcRun, TheReplenisherRefillsThePoolInFlightFromOneFundingOutput) {
               "0");
 }
 
+// Split rejections in flight: the network refuses a share of the
+// replenisher's splits (REJECTED, not stored; publications, with fewer
+// outputs, are never refused) and delays every answer. A refused split's
+// outputs never reach `utxos`, its funding output is set aside (dirty) and
+// another one is split; no job fails, each is published once, and every
+// UTXO a job spent was made by a split the network accepted.
+TEST_F(ArcRun, RefusedSplitsNeverFeedAJobAndTheReplenisherMovesOnToOtherFunding) {
+    constexpr int k_jobs = 600;
+    LocalNetwork net(m_dir, {"--reject-share", "0.15", "--reject-min-outputs", "20", "--latency-ms",
+                             "0:20", "--seed", "3", "--block-interval-ms", "500"});
+    ASSERT_FALSE(net.url().empty());
+    ASSERT_EQ(run_cli({"gen", "intents", std::to_string(k_jobs), "--signers", "3", "--out",
+                       m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
+                       "--force"})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(net.fund_and_split(m_dir.path("key.wif"), 150, m_dir.path("utxos.txt")));
+    const std::string address =
+        run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")}).json().at("address");
+    // Six funding outputs: each refused split sets one aside.
+    const CliResult fund = run_cli({"network", "fund", "--url", net.url(), "--address", address,
+                                    "--satoshis", "60000", "--outputs", "6"});
+    ASSERT_EQ(fund.exit_code, 0) << fund.err;
+    const nlohmann::json f = fund.json();
+    std::vector<std::string> import = {"utxos", "import", "--purpose", "funding"};
+    for (const auto& o : f.at("outputs"))
+        import.push_back(f.at("txid").get<std::string>() + ":" +
+                         std::to_string(o.at("vout").get<int>()) + ":" +
+                         std::to_string(o.at("satoshis").get<long long>()));
+    const CliResult imported = run_cli(CliCall{import, {}, {{"DATABASE_URL", m_db}}});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+
+    const CliResult r = run(net, {"--no-gate", "--ring", "40", "--min-pool-size", "100",
+                                  "--split-batch-size", "120", "--split-per-tx", "40",
+                                  "--pool-check-interval-ms", "200", "--split-cooldown-ms", "0"});
+    ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+    EXPECT_EQ(r.json()["transactions"]["sent"], k_jobs) << r.err;
+    check_sent_exactly_once(net, k_jobs);
+    const int refused =
+        std::stoi("0" + scalar("SELECT count(*) FROM raregen_splits WHERE status = 'refused'"));
+    EXPECT_GE(refused, 1) << "no split was refused: the test proves nothing (seed 3)";
+    std::printf("[ replen   ] %d splits refused, %s accepted\n", refused,
+                scalar("SELECT count(*) FROM raregen_splits WHERE status = 'accepted'").c_str());
+    // A refused split: not on the network, none of its outputs in the table,
+    // its funding output set aside.
+    pg::Connection c = connect(m_db);
+    pg::Result rs = c.exec("SELECT txid FROM raregen_splits WHERE status = 'refused'");
+    ASSERT_TRUE(rs.ok()) << rs.error();
+    for (int i = 0; i < rs.rows(); ++i)
+        EXPECT_TRUE(net.get("/v1/tx/" + std::string(rs.text(i, 0))).is_null()) << rs.text(i, 0);
+    EXPECT_EQ(scalar("SELECT count(*) FROM utxos u JOIN raregen_splits s ON s.txid = u.txid "
+                     "WHERE s.status <> 'accepted'"),
+              "0");
+    EXPECT_EQ(scalar("SELECT count(*) FROM raregen_splits s JOIN utxos u ON u.txid = "
+                     "s.funding_txid AND u.vout = s.funding_vout WHERE s.status = 'refused' AND "
+                     "(u.dirty IS NOT TRUE OR u.status <> 'available')"),
+              "0");
+    // Every UTXO a job spent: from the initial split file, or an output of an
+    // accepted split.
+    const std::string initial = read_file(m_dir.path("utxos.txt"));
+    pg::Result spent = c.exec(
+        "SELECT p.spent_txid, s.status FROM publish_jobs p LEFT JOIN raregen_splits s ON "
+        "s.txid = p.spent_txid");
+    ASSERT_TRUE(spent.ok()) << spent.error();
+    for (int i = 0; i < spent.rows(); ++i) {
+        if (spent.is_null(i, 1))
+            EXPECT_NE(initial.find(std::string(spent.text(i, 0))), std::string::npos)
+                << spent.text(i, 0) << " is from no split";
+        else
+            EXPECT_EQ(spent.text(i, 1), "accepted") << spent.text(i, 0);
+    }
+}
+
 TEST_F(ArcRun, FeeRaisedMidRunIsPaidByResigningOnTheSameUtxo) {
     constexpr int k_jobs = 600;
     LocalNetwork net(m_dir, {"--fee", "100/1000", "--block-interval-ms", "500"});
