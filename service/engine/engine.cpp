@@ -705,6 +705,7 @@ Json Engine::summary() const {
             r["given_back"] = st.given_back;
             r["settled"] = st.settled;
             r["dead_engines_slices_settled"] = st.reaped;
+            r["own_slices_settled_elsewhere"] = st.lost;
             r["gate_waits"] = p.pipe->gate().shared_waits();
             r["failures"] = st.failures;
             if (!st.last_error.empty()) r["last_error"] = st.last_error;

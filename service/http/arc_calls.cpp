@@ -71,7 +71,9 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
         tx_status = std::string(e.tx_status);
         return e.kind;
     };
-    bool maybe_stored = false;
+    // look_first: the bytes may be on the network already, so a refusal
+    // (which may answer a second copy) is no verdict either.
+    bool maybe_stored = options.look_first;
     std::string status;
     // After a POST without a verdict: does ARC hold the transaction already?
     auto held = [&] {
@@ -84,7 +86,6 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
         }
         return false;
     };
-    if (options.look_first && held()) return out;
     while (out.posts < options.attempts) {
         if (stopping()) {
             out.detail = "stopped before ARC gave a verdict" +

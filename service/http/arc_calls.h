@@ -48,7 +48,8 @@ struct BroadcastOptions {
     long timeout_ms = 30'000;  // per request
     // The bytes may have been sent before (a split recorded by a process
     // that crashed): GET /v1/tx/{txid} first, and a transaction ARC holds is
-    // accepted without a POST.
+    // accepted without a POST; a refusal is then `unknown` (it may answer a
+    // second copy of a transaction that landed).
     bool look_first = false;
     // Set: no further attempt once it is true (checked between requests and
     // during the backoff); the answer is then `unknown` unless known.

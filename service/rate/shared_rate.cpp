@@ -1,6 +1,7 @@
 #include "service/rate/shared_rate.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "storage/rate/rate_leases.h"
 
@@ -25,10 +26,37 @@ SharedRate::~SharedRate() {
     stop();
 }
 
-std::string SharedRate::start() {
+bool SharedRate::connect(bool again) {
     pg::Status err;
     m_conn = pg::Connection::try_connect(m_conninfo, err);
-    if (!m_conn) return "the shared rate limit cannot reach the database: " + err.message();
+    if (!m_conn) {
+        failed("the database is unreachable: " + err.message());
+        return false;
+    }
+    bool held = false;
+    pg::Status st = rate::hold_rate_lock(*m_conn, m_instance, held);
+    if (st.ok() && !held)
+        st = pg::Status::failure("another session holds this engine's rate lock (" + m_instance +
+                                 ")");
+    if (st.ok() && again) {
+        std::vector<std::int64_t> known;
+        for (const Slice& s : m_slices)
+            known.push_back(s.id);
+        st = rate::drop_unknown_slices(*m_conn, m_instance, known);
+    }
+    if (!st.ok()) {
+        m_conn.reset();
+        failed(st.message());
+        return false;
+    }
+    return true;
+}
+
+std::string SharedRate::start() {
+    if (!connect(false)) {
+        std::lock_guard lock(m_mu);
+        return "the shared rate limit cannot start: " + m_stats.last_error;
+    }
     std::uint32_t previous = 0;
     const pg::Status st = rate::configure_gate(*m_conn, rate::k_publish_gate, m_settings.capacity,
                                                m_settings.period, previous);
@@ -73,17 +101,38 @@ void SharedRate::failed(const std::string& what) {
         m_log("shared rate limit: " + what + " (no shared tokens until it is back)");
 }
 
+void SharedRate::lost_slice(std::int64_t id) {
+    // Another engine took this one for dead and settled the slice: what is
+    // held unspent goes back too, the gate waits for new slices.
+    const std::uint64_t r = m_allowance.revoke();
+    m_granted -= r;
+    if (r > 0) m_trim = true;
+    {
+        std::lock_guard lock(m_mu);
+        m_stats.given_back += r;
+        ++m_stats.lost;
+    }
+    if (!m_told_lost && m_log) {
+        m_told_lost = true;
+        m_log("shared rate limit: slice " + std::to_string(id) +
+              " was settled by another engine (this one's heartbeat looked stale); its tokens "
+              "were given back");
+    }
+}
+
 bool SharedRate::settle_answered() {
     const std::uint64_t answered = m_answered.load(std::memory_order_acquire);
     const std::uint64_t taken = m_granted - m_allowance.available();
     while (!m_slices.empty()) {
         const Slice& f = m_slices.front();
         if (taken < f.end || answered < f.end) break;
-        const pg::Status st = rate::settle_slice(*m_conn, f.id, f.tokens);
+        bool found = false;
+        const pg::Status st = rate::settle_slice(*m_conn, f.id, f.tokens, found);
         if (!st.ok()) {
             failed(st.message());
             return false;
         }
+        if (!found) lost_slice(f.id);
         m_slices.pop_front();
         std::lock_guard lock(m_mu);
         ++m_stats.settled;
@@ -103,11 +152,16 @@ bool SharedRate::give_back() {
     while (m_trim && !m_slices.empty() && m_slices.back().end > m_granted) {
         Slice& b = m_slices.back();
         const std::uint64_t start = b.end - b.tokens;
-        const auto keep = static_cast<std::uint32_t>(m_granted > start ? m_granted - start : 0);
-        const pg::Status st = rate::shrink_slice(*m_conn, b.id, keep);
+        auto keep = static_cast<std::uint32_t>(m_granted > start ? m_granted - start : 0);
+        bool found = false;
+        const pg::Status st = rate::shrink_slice(*m_conn, b.id, keep, found);
         if (!st.ok()) {
             failed(st.message());
             return false;
+        }
+        if (!found && keep > 0) {
+            lost_slice(b.id);
+            keep = 0;  // settled elsewhere: forget it
         }
         if (keep == 0) {
             m_slices.pop_back();
@@ -142,7 +196,8 @@ bool SharedRate::tick(Clock::time_point now) {
             std::min<std::uint64_t>(demand - avail, m_settings.max_slice));
         rate::Slice s;
         const pg::Status st =
-            rate::acquire_slice(*m_conn, rate::k_publish_gate, m_instance, want, s);
+            rate::acquire_slice(*m_conn, rate::k_publish_gate, m_instance, want, s,
+                                {m_settings.reap_stale, m_settings.reap_grace});
         if (!st.ok()) {
             failed(st.message());
             return false;
@@ -192,10 +247,8 @@ void SharedRate::loop() {
             if (m_stopping) break;
         }
         if (!m_conn || !m_conn->ok()) {
-            failed("the database is unreachable");
-            pg::Status err;
-            m_conn = pg::Connection::try_connect(m_conninfo, err);
-            if (!m_conn) {
+            if (m_conn) failed("the connection to the database broke");
+            if (!connect(true)) {
                 wait = backoff;
                 backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
                 continue;

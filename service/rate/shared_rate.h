@@ -6,8 +6,10 @@
 // (stages/gate/shared_allowance.h) supplied:
 //   * demand: when the jobs waiting at the gate exceed the tokens held, it
 //     acquires a slice of up to `max_slice` tokens (fewer if the capacity is
-//     taken) and wakes the runner; short, it tries again when the earliest
-//     settled slice returns (the database says when) or after `poll_short`;
+//     taken; never more than 2 x max_slice unspent, so an engine whose gate
+//     is stuck does not sit on the capacity) and wakes the runner; short, it
+//     tries again when the earliest settled slice returns (the database says
+//     when) or after `poll_short`;
 //   * settle: tokens are spent oldest slice first; once the network has
 //     answered for every token of a slice (the send stage's count), the
 //     slice is settled and counts one more period;
@@ -15,9 +17,13 @@
 //     from the gate and their slices shrunk, so another engine can use them;
 //     so are all of them when the database is away (a slice this engine
 //     cannot settle must not be spent).
-// stop(), after the pipeline drained (every token answered), settles the
-// rest. A killed engine's slices are settled by the next engine that
-// acquires (its liveness lock is gone) and return a period later.
+// Its connection holds the engine's rate lock; after a reconnect it takes
+// the lock again and drops its slices the database has that it does not
+// know (an acquire whose answer was lost). A slice another engine settled
+// for dead (settle or shrink finds it closed) is dropped, and the tokens
+// held are revoked. stop(), after the pipeline drained (every token
+// answered), settles the rest. A killed engine's slices are settled by the
+// next engine that acquires once its heartbeat is stale.
 //
 // Threads: start(), stop() from the owner; stats() from any thread.
 // Allocates on its own thread only (a service thread, not a stage).
@@ -46,6 +52,11 @@ struct SharedRateSettings {
     std::chrono::milliseconds poll{2};          // while slices are open or demand waits
     std::chrono::milliseconds poll_short{10};   // a short acquire with no return time
     std::chrono::milliseconds idle_return{50};  // unspent tokens with no demand go back after
+    // Another engine's open slices are taken for dead after this long
+    // without a heartbeat (and without its rate lock), and count `reap_grace`
+    // more (storage/rate/rate_leases.h).
+    std::chrono::milliseconds reap_stale{5000};
+    std::chrono::milliseconds reap_grace{15000};
 };
 
 class SharedRate {
@@ -58,6 +69,7 @@ class SharedRate {
         std::uint64_t settled = 0;         // slices settled
         std::uint64_t reaped = 0;          // dead engines' slices this engine settled
         std::uint64_t failures = 0;        // database errors
+        std::uint64_t lost = 0;            // own slices another engine settled for dead
         std::uint32_t held = 0;            // tokens in open slices now
         std::string last_error;
     };
@@ -89,6 +101,8 @@ class SharedRate {
     bool settle_answered();
     bool give_back();  // revokes unspent tokens and shrinks the newest slices
     void failed(const std::string& what);
+    bool connect(bool again);  // false: not connected (failed() was called)
+    void lost_slice(std::int64_t id);
 
     std::string m_conninfo;
     std::string m_instance;
@@ -105,6 +119,7 @@ class SharedRate {
     std::chrono::steady_clock::time_point m_idle_since{};
     bool m_idle = false;
     bool m_trim = false;  // slices beyond m_granted still to shrink in the database
+    bool m_told_lost = false;
 
     mutable std::mutex m_mu;
     std::condition_variable m_cv;

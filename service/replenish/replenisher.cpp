@@ -286,10 +286,10 @@ void Replenisher::after_pass(const PassReport& r, Clock::time_point) {
         std::lock_guard lock(m_mu);
         Health& h = m_health;
         ++h.passes;
-        if (r.error == k_stopping) return;
-        const std::string before = h.state;
         h.splits += r.transactions;
         h.outputs += r.outputs;
+        if (r.error == k_stopping) return;
+        const std::string before = h.state;
         if (r.depth_read) h.depth = r.depth_after;
         if (r.funding_read) {
             h.funding_satoshis = r.funding_satoshis;

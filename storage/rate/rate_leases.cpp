@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <string>
 
-#include "storage/jobs/job_store.h"
-
 namespace raregen::rate {
 namespace {
 
@@ -35,8 +33,17 @@ pg::Status configure_gate(pg::Connection& conn, std::string_view gate, std::uint
     });
 }
 
+pg::Status hold_rate_lock(pg::Connection& conn, std::string_view instance_id, bool& held) {
+    held = false;
+    pg::Result r = conn.exec_params("SELECT pg_try_advisory_lock($1, hashtext($2))",
+                                    static_cast<std::int64_t>(k_rate_lock_class), instance_id);
+    if (!r.ok()) return failed("taking this engine's rate lock failed", r);
+    held = r.text(0, 0) == "t";
+    return pg::Status::success();
+}
+
 pg::Status acquire_slice(pg::Connection& conn, std::string_view gate, std::string_view instance_id,
-                         std::uint32_t want, Slice& out) {
+                         std::uint32_t want, Slice& out, const ReapRule& reap) {
     out = Slice{};
     return conn.transaction([&](pg::Connection& c) -> pg::Status {
         pg::Result row = c.exec_params(
@@ -47,15 +54,22 @@ pg::Status acquire_slice(pg::Connection& conn, std::string_view gate, std::strin
                                        "' in raregen_rate_tokens (run the migrations)");
         out.capacity = static_cast<std::uint32_t>(row.int64(0, 0).value_or(0));
         out.period = std::chrono::milliseconds(row.int64(0, 1).value_or(0));
-        // Dead engines' slices: settled now (they send nothing more).
-        pg::Result reap = c.exec_params(
-            "UPDATE raregen_rate_leases SET settled_at = clock_timestamp() "
-            "WHERE gate = $1 AND settled_at IS NULL AND instance_id <> $2 AND "
-            "CASE WHEN pg_try_advisory_lock($3, hashtext(instance_id)) "
-            "THEN pg_advisory_unlock($3, hashtext(instance_id)) ELSE false END",
-            gate, instance_id, static_cast<std::int64_t>(jobs::k_instance_lock_class));
-        if (!reap.ok()) return failed("returning dead engines' rate slices failed", reap);
-        out.reaped = static_cast<std::uint32_t>(reap.affected_rows());
+        // Dead engines' slices (no rate lock, no fresh heartbeat): settled
+        // `grace` ahead, for what they may still have in flight. The xact
+        // lock is released at commit whatever the row.
+        pg::Result reaped = c.exec_params(
+            "UPDATE raregen_rate_leases l SET settled_at = clock_timestamp() + "
+            "make_interval(secs => $4::bigint / 1000.0) "
+            "WHERE l.gate = $1 AND l.settled_at IS NULL AND l.instance_id <> $2 "
+            "AND NOT EXISTS (SELECT 1 FROM raregen_instances i WHERE i.instance_id = "
+            "l.instance_id AND i.stopped_at IS NULL AND i.heartbeat_at > clock_timestamp() - "
+            "make_interval(secs => $5::bigint / 1000.0)) "
+            "AND pg_try_advisory_xact_lock($3, hashtext(l.instance_id))",
+            gate, instance_id, static_cast<std::int64_t>(k_rate_lock_class),
+            static_cast<std::int64_t>(reap.grace.count()),
+            static_cast<std::int64_t>(reap.stale.count()));
+        if (!reaped.ok()) return failed("returning dead engines' rate slices failed", reaped);
+        out.reaped = static_cast<std::uint32_t>(reaped.affected_rows());
         pg::Result gone = c.exec_params(
             "DELETE FROM raregen_rate_leases WHERE gate = $1 AND settled_at IS NOT NULL AND "
             "settled_at <= clock_timestamp() - make_interval(secs => $2::bigint / 1000.0)",
@@ -89,11 +103,15 @@ pg::Status acquire_slice(pg::Connection& conn, std::string_view gate, std::strin
 
 namespace {
 
-pg::Status resize(pg::Connection& conn, std::int64_t lease_id, std::uint32_t spent, bool settle) {
+pg::Status resize(pg::Connection& conn, std::int64_t lease_id, std::uint32_t spent, bool settle,
+                  bool& found) {
+    found = false;
     if (spent == 0) {
-        pg::Result r =
-            conn.exec_params("DELETE FROM raregen_rate_leases WHERE lease_id = $1", lease_id);
-        return r.ok() ? pg::Status::success() : failed("dropping a rate slice failed", r);
+        pg::Result r = conn.exec_params(
+            "DELETE FROM raregen_rate_leases WHERE lease_id = $1 AND settled_at IS NULL", lease_id);
+        if (!r.ok()) return failed("dropping a rate slice failed", r);
+        found = r.affected_rows() == 1;
+        return pg::Status::success();
     }
     pg::Result r = conn.exec_params(
         settle ? "UPDATE raregen_rate_leases SET tokens = $2, settled_at = clock_timestamp() "
@@ -102,17 +120,36 @@ pg::Status resize(pg::Connection& conn, std::int64_t lease_id, std::uint32_t spe
                  "IS NULL",
         lease_id, static_cast<std::int64_t>(spent));
     if (!r.ok()) return failed("updating a rate slice failed", r);
+    found = r.affected_rows() == 1;
     return pg::Status::success();
 }
 
 }  // namespace
 
-pg::Status shrink_slice(pg::Connection& conn, std::int64_t lease_id, std::uint32_t spent) {
-    return resize(conn, lease_id, spent, false);
+pg::Status shrink_slice(pg::Connection& conn, std::int64_t lease_id, std::uint32_t spent,
+                        bool& found) {
+    return resize(conn, lease_id, spent, false, found);
 }
 
-pg::Status settle_slice(pg::Connection& conn, std::int64_t lease_id, std::uint32_t spent) {
-    return resize(conn, lease_id, spent, true);
+pg::Status settle_slice(pg::Connection& conn, std::int64_t lease_id, std::uint32_t spent,
+                        bool& found) {
+    return resize(conn, lease_id, spent, true, found);
+}
+
+pg::Status drop_unknown_slices(pg::Connection& conn, std::string_view instance_id,
+                               const std::vector<std::int64_t>& known) {
+    std::string list = "{";
+    for (std::size_t i = 0; i < known.size(); ++i) {
+        if (i > 0) list += ",";
+        list += std::to_string(known[i]);
+    }
+    list += "}";
+    pg::Result r = conn.exec_params(
+        "DELETE FROM raregen_rate_leases WHERE instance_id = $1 AND settled_at IS NULL AND "
+        "lease_id <> ALL($2::bigint[])",
+        instance_id, list);
+    if (!r.ok()) return failed("dropping unknown rate slices failed", r);
+    return pg::Status::success();
 }
 
 pg::Status outstanding_tokens(pg::Connection& conn, std::string_view gate, std::int64_t& out) {

@@ -15,7 +15,6 @@
 #include <thread>
 #include <vector>
 
-#include "storage/jobs/job_store.h"
 #include "storage/pg/migrations.h"
 #include "storage/rate/rate_leases.h"
 #include "tests/storage/pg/pg_test_env.h"
@@ -34,16 +33,6 @@ class SharedRateTest : public PgTest {
         db = fresh_database();
         conn.emplace(connect(db));
         ASSERT_TRUE(pg::migrate(*conn).ok());
-    }
-
-    // Holds `instance`'s liveness lock, as a running engine does.
-    pg::Connection alive(const std::string& instance) {
-        pg::Connection c = connect(db);
-        pg::Result r =
-            c.exec_params("SELECT pg_advisory_lock($1, hashtext($2))",
-                          static_cast<std::int64_t>(jobs::k_instance_lock_class), instance);
-        EXPECT_TRUE(r.ok()) << r.error();
-        return c;
     }
 
     std::int64_t outstanding() {
@@ -84,12 +73,10 @@ TEST_F(SharedRateTest, ThreeEnginesNeverSpendMoreThanTheCapacityInAnyPeriod) {
     s.max_slice = 4;
     constexpr int k_engines = 3;
     constexpr std::size_t k_jobs = 60;  // 180 in all: 9 periods at least
-    std::vector<pg::Connection> locks;
     std::vector<std::unique_ptr<PlayedEngine>> engines;
     std::vector<std::unique_ptr<SharedRate>> rates;
     for (int i = 0; i < k_engines; ++i) {
         const std::string id = "i-engine-" + std::to_string(i);
-        locks.push_back(alive(id));
         engines.push_back(std::make_unique<PlayedEngine>());
         rates.push_back(std::make_unique<SharedRate>(db, id, s, engines.back()->allowance,
                                                      engines.back()->answered, nullptr, nullptr));
@@ -114,7 +101,7 @@ TEST_F(SharedRateTest, ThreeEnginesNeverSpendMoreThanTheCapacityInAnyPeriod) {
         most = std::max(most, hi - lo + 1);
     }
     EXPECT_LE(most, s.capacity) << "tokens spent in one period by all engines together";
-    EXPECT_EQ(most, s.capacity) << "the capacity was never used in full";
+    EXPECT_GT(most, s.capacity / 2) << "the limit was hardly used: the test proves little";
     for (auto& r : rates)
         r->stop();
     for (auto& r : rates) {
@@ -122,6 +109,11 @@ TEST_F(SharedRateTest, ThreeEnginesNeverSpendMoreThanTheCapacityInAnyPeriod) {
         EXPECT_EQ(st.failures, 0u) << st.last_error;
         EXPECT_GT(st.settled, 0u);
     }
+    // The limit was contended: engines waited for each other's slices.
+    std::uint64_t short_acquires = 0;
+    for (auto& r : rates)
+        short_acquires += r->stats().short_acquires;
+    EXPECT_GT(short_acquires, 0u);
     // Stopped engines hold nothing unsettled; settled slices fade out.
     pg::Result open =
         conn->exec("SELECT count(*) FROM raregen_rate_leases WHERE settled_at IS NULL");
@@ -133,9 +125,8 @@ TEST_F(SharedRateTest, ThreeEnginesNeverSpendMoreThanTheCapacityInAnyPeriod) {
 TEST_F(SharedRateTest, UnspentTokensGoBackWhenDemandEnds) {
     SharedRateSettings s;
     s.capacity = 50;
-    s.period = 300ms;
+    s.period = 10s;  // the settled slice still counts when it is looked at
     s.max_slice = 50;
-    pg::Connection lock = alive("i-a");
     PlayedEngine e;
     SharedRate r(db, "i-a", s, e.allowance, e.answered, nullptr, nullptr);
     ASSERT_EQ(r.start(), "");

@@ -1,8 +1,9 @@
 // The shared rate limit's slices against a real PostgreSQL 15: sessions
 // standing for engines never hold more than the capacity together; a
 // settled slice counts for one period more, an unspent one goes back at
-// once; a dead engine's slice is settled by the next acquire and returns a
-// period later.
+// once; a dead engine's slice (no rate lock, no fresh heartbeat) is settled
+// by the next acquire, a grace ahead, and returns a period after that; a
+// live engine whose lease connection broke keeps its slices.
 
 #include "storage/rate/rate_leases.h"
 
@@ -12,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "storage/jobs/job_store.h"
 #include "storage/pg/migrations.h"
 #include "tests/storage/pg/pg_test_env.h"
 
@@ -41,13 +41,12 @@ class RateLeases : public PgTest {
         return s;
     }
 
-    // Holds `instance`'s liveness lock, as a running engine does.
+    // Holds `instance`'s rate lock, as a running engine's lease connection does.
     pg::Connection alive(const std::string& instance) {
         pg::Connection c = connect(db);
-        pg::Result r =
-            c.exec_params("SELECT pg_advisory_lock($1, hashtext($2))",
-                          static_cast<std::int64_t>(jobs::k_instance_lock_class), instance);
-        EXPECT_TRUE(r.ok()) << r.error();
+        bool held = false;
+        EXPECT_TRUE(hold_rate_lock(c, instance, held).ok());
+        EXPECT_TRUE(held);
         return c;
     }
 
@@ -76,7 +75,9 @@ TEST_F(RateLeases, SlicesNeverHoldMoreThanTheCapacityAndASettledOneCountsForAPer
 
     // a spent 5 of its 6 and the network answered for them: the slice
     // counts 5 for one more period, the unspent one is free at once.
-    ASSERT_TRUE(settle_slice(*conn, a1.lease_id, 5).ok());
+    bool found = false;
+    ASSERT_TRUE(settle_slice(*conn, a1.lease_id, 5, found).ok());
+    EXPECT_TRUE(found);
     const Slice b2 = acquire(b, "i-b", 6);
     EXPECT_EQ(b2.tokens, 1u);
     EXPECT_GE(b2.next_return, 0ms);
@@ -92,35 +93,76 @@ TEST_F(RateLeases, UnspentTokensGoBackAtOnce) {
     pg::Connection a_lock = alive("i-a"), b_lock = alive("i-b");
     const Slice a = acquire(*conn, "i-a", 10);
     ASSERT_EQ(a.tokens, 10u);
-    ASSERT_TRUE(shrink_slice(*conn, a.lease_id, 3).ok());
+    bool found = false;
+    ASSERT_TRUE(shrink_slice(*conn, a.lease_id, 3, found).ok());
+    EXPECT_TRUE(found);
     EXPECT_EQ(outstanding(), 3);
     EXPECT_EQ(acquire(*conn, "i-b", 10).tokens, 7u);
     // Nothing spent: the slice is gone.
-    const pg::Status st = shrink_slice(*conn, a.lease_id, 0);
+    const pg::Status st = shrink_slice(*conn, a.lease_id, 0, found);
     EXPECT_TRUE(st.ok()) << st.message();
+    EXPECT_TRUE(found);
     EXPECT_EQ(outstanding(), 7);
 }
 
-TEST_F(RateLeases, ADeadEnginesSliceIsSettledByTheNextAcquireAndReturnsAPeriodLater) {
+TEST_F(RateLeases, ADeadEnginesSliceIsSettledByTheNextAcquireAGraceAheadAndReturnsAPeriodLater) {
+    const ReapRule quick{std::chrono::milliseconds(1000), std::chrono::milliseconds(200)};
     pg::Connection b_lock = alive("i-b");
     std::optional<pg::Connection> dead_lock(alive("i-dead"));
-    EXPECT_EQ(acquire(*conn, "i-dead", 10).tokens, 10u);
-    const Slice while_alive = acquire(*conn, "i-b", 5);
+    const Slice d = acquire(*conn, "i-dead", 10);
+    EXPECT_EQ(d.tokens, 10u);
+    Slice while_alive;
+    ASSERT_TRUE(acquire_slice(*conn, k_publish_gate, "i-b", 5, while_alive, quick).ok());
     EXPECT_EQ(while_alive.tokens, 0u);
     EXPECT_EQ(while_alive.reaped, 0u) << "a live engine's slice was taken";
     dead_lock.reset();  // the engine dies: its session and lock are gone
     // The session's end reaches the server asynchronously.
     Slice s;
     for (int i = 0; i < 100 && s.reaped == 0; ++i) {
-        s = acquire(*conn, "i-b", 5);
+        ASSERT_TRUE(acquire_slice(*conn, k_publish_gate, "i-b", 5, s, quick).ok());
         if (s.reaped == 0) std::this_thread::sleep_for(20ms);
     }
     EXPECT_EQ(s.reaped, 1u);
     EXPECT_EQ(s.tokens, 0u) << "its tokens may still be reaching the network";
-    EXPECT_GE(s.next_return, 0ms);
-    EXPECT_LE(s.next_return, 300ms);
+    EXPECT_GE(s.next_return, 300ms) << "the grace is not counted";
+    EXPECT_LE(s.next_return, 500ms);
+    // The dead engine's own settle (had it lived on) finds the slice closed.
+    bool found = true;
+    ASSERT_TRUE(settle_slice(*conn, d.lease_id, 10, found).ok());
+    EXPECT_FALSE(found);
     std::this_thread::sleep_for(s.next_return + 50ms);
     EXPECT_EQ(acquire(*conn, "i-b", 5).tokens, 5u);
+}
+
+// An engine whose lease connection broke (the database restarted) but whose
+// heartbeat is fresh is alive: its slices stay; once the heartbeat is stale
+// they are taken for dead.
+TEST_F(RateLeases, AFreshHeartbeatKeepsAnEnginesSlicesWithoutItsRateLock) {
+    const ReapRule quick{std::chrono::milliseconds(1000), std::chrono::milliseconds(0)};
+    ASSERT_TRUE(conn->exec("INSERT INTO raregen_instances (instance_id) VALUES ('i-live')").ok());
+    pg::Connection b_lock = alive("i-b");
+    EXPECT_EQ(acquire(*conn, "i-live", 10).tokens, 10u);  // no rate lock held
+    Slice s;
+    ASSERT_TRUE(acquire_slice(*conn, k_publish_gate, "i-b", 5, s, quick).ok());
+    EXPECT_EQ(s.reaped, 0u);
+    EXPECT_EQ(s.tokens, 0u);
+    ASSERT_TRUE(
+        conn->exec("UPDATE raregen_instances SET heartbeat_at = now() - interval '10 s'").ok());
+    ASSERT_TRUE(acquire_slice(*conn, k_publish_gate, "i-b", 5, s, quick).ok());
+    EXPECT_EQ(s.reaped, 1u);
+}
+
+// A slice whose acquire committed but whose answer was lost is dropped
+// when its engine reconnects; the ones it knows stay.
+TEST_F(RateLeases, SlicesAnEngineDoesNotKnowAreDropped) {
+    pg::Connection a_lock = alive("i-a");
+    const Slice known = acquire(*conn, "i-a", 3);
+    acquire(*conn, "i-a", 4);  // its answer "lost"
+    EXPECT_EQ(outstanding(), 7);
+    ASSERT_TRUE(drop_unknown_slices(*conn, "i-a", {known.lease_id}).ok());
+    EXPECT_EQ(outstanding(), 3);
+    ASSERT_TRUE(drop_unknown_slices(*conn, "i-a", {}).ok());
+    EXPECT_EQ(outstanding(), 0);
 }
 
 TEST_F(RateLeases, ConfigureGateSaysWhatTheLimitWas) {
