@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -48,8 +49,13 @@ Broadcast broadcast_until_known(const std::string& url, const std::string& api_k
                                 const BroadcastOptions& options) {
     Broadcast out;
     const long timeout_ms = options.timeout_ms;
+    std::optional<std::chrono::steady_clock::time_point> abort_seen;
     auto stopping = [&] {
-        return options.abort != nullptr && options.abort->load(std::memory_order_acquire);
+        if (options.abort == nullptr || !options.abort->load(std::memory_order_acquire))
+            return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (!abort_seen) abort_seen = now;
+        return now - *abort_seen >= options.abort_grace;
     };
     std::mt19937_64 rng(std::random_device{}());
     std::chrono::milliseconds cap(200);

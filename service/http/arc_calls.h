@@ -4,6 +4,7 @@
 // client. The engine's own traffic goes through stages/send/arc_client.h.
 
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <string>
 
@@ -51,9 +52,12 @@ struct BroadcastOptions {
     // accepted without a POST; a refusal is then `unknown` (it may answer a
     // second copy of a transaction that landed).
     bool look_first = false;
-    // Set: no further attempt once it is true (checked between requests and
-    // during the backoff); the answer is then `unknown` unless known.
+    // Set: no further attempt once it has been true for `abort_grace`
+    // (checked between requests and during the backoff; a graceful stop
+    // lets a transaction in flight get its verdict if it comes soon); the
+    // answer is then `unknown` unless known.
     const std::atomic<bool>* abort = nullptr;
+    std::chrono::milliseconds abort_grace{0};
 };
 Broadcast broadcast_until_known(const std::string& url, const std::string& api_key,
                                 const std::string& txid, const std::string& ef,

@@ -119,6 +119,7 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
         bo.timeout_ms = static_cast<long>(s.request_timeout.count());
         bo.look_first = true;
         bo.abort = abort;
+        bo.abort_grace = s.stop_grace;
         const http::Broadcast b = http::broadcast_until_known(
             t.arc_url, t.api_key, p.txid, std::string(p.raw.begin(), p.raw.end()), bo);
         if (b.verdict == http::Broadcast::Verdict::accepted) {
@@ -180,6 +181,7 @@ PassReport pass(pg::Connection& conn, const ReplenishTarget& t, const ReplenishS
         plan.api_key = t.api_key;
         plan.timeout_ms = static_cast<long>(s.request_timeout.count());
         plan.abort = abort;
+        plan.abort_grace = s.stop_grace;
         std::optional<pool::SplitRecord> current;
         const SplitOutcome out = split_funding(
             t.key, plan,

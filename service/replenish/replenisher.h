@@ -60,6 +60,9 @@ struct ReplenishSettings {
     std::int64_t publish_value = 100;                  // satoshis per output
     int attempts = 8;  // POSTs per split transaction while ARC gives no verdict
     std::chrono::milliseconds request_timeout{10'000};  // per ARC request
+    // On stop, a split transaction in flight still gets this long to have
+    // its verdict (else it stays pending for the next pass).
+    std::chrono::milliseconds stop_grace{10'000};
 };
 
 // Where splits go and who signs them.
@@ -129,7 +132,7 @@ class Replenisher {
     Replenisher& operator=(const Replenisher&) = delete;
 
     void start();
-    void stop();  // lets a pass in flight finish its current transaction
+    void stop();  // a split transaction in flight gets up to stop_grace for its verdict
     void poke();  // a pass now
     Health health() const;
     // Whether this replenisher may still add publish UTXOs: true until the

@@ -45,6 +45,7 @@ SplitOutcome split_funding(const chain::PublicationKey& key, const SplitPlan& pl
         bo.attempts = plan.attempts;
         bo.timeout_ms = plan.timeout_ms;
         bo.abort = plan.abort;
+        bo.abort_grace = plan.abort_grace;
         const http::Broadcast b = http::broadcast_until_known(
             plan.arc_url, plan.api_key, display, std::string(ef.begin(), ef.end()), bo);
         out.retries += static_cast<std::size_t>(std::max(b.posts - 1, 0));

@@ -10,6 +10,7 @@
 // unusable until someone checks it at ARC.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -32,9 +33,10 @@ struct SplitPlan {
     std::string arc_url;        // no trailing slash
     std::string api_key;        // a secret; empty: no Authorization header
     long timeout_ms = 30'000;   // per ARC request
-    // Set: no further ARC request once it is true (the split stops with
-    // `unknown` for the transaction in flight).
+    // Set: no further ARC request once it has been true for `abort_grace`
+    // (the split stops with `unknown` for the transaction in flight).
     const std::atomic<bool>* abort = nullptr;
+    std::chrono::milliseconds abort_grace{0};
 };
 
 // An accepted split transaction's new outputs (display txid, outputs in vout

@@ -56,6 +56,27 @@ class ReplenishTest : public PgTest {
         return f;
     }
 
+    // A split of 40 outputs of 100 sat from `funding`, signed as the
+    // replenisher would and recorded (bytes written, funding spent), as a
+    // process that crashed before or after sending it leaves it.
+    pool::SplitRecord recorded_split(const chain::Utxo& funding, chain::Bytes& ef) {
+        const chain::SplitResult s = chain::build_split(w.key, funding, 40, 100, {});
+        EXPECT_TRUE(s.ok()) << s.error;
+        ef.clear();
+        chain::serialize(s.tx, chain::TxFormat::extended, ef);
+        pool::SplitRecord rec;
+        rec.txid = chain::hash_to_display(s.txid);
+        rec.funding = funding;
+        rec.outputs = 40;
+        rec.each = 100;
+        rec.change = s.change;
+        rec.fee = s.fee;
+        rec.raw.assign(ef.begin(), ef.end());
+        const pg::Status st = pool::record_split(*conn, rec, "crashed");
+        EXPECT_TRUE(st.ok()) << st.message();
+        return rec;
+    }
+
     ReplenishTarget target() const {
         ReplenishTarget tg{w.key, t.url, "", chain::FeeRate{}, "test"};
         return tg;
@@ -180,19 +201,8 @@ TEST_F(ReplenishTest, ASplitRecordedBeforeACrashIsSettledByTxidNotRemade) {
     for (const bool sent_before_crash : {false, true}) {
         SCOPED_TRACE(sent_before_crash ? "sent before the crash" : "crashed before sending");
         const auto funding = add_funding(50'000);
-        const chain::SplitResult s = chain::build_split(w.key, funding[0], 40, 100, {});
-        ASSERT_TRUE(s.ok()) << s.error;
         chain::Bytes ef;
-        chain::serialize(s.tx, chain::TxFormat::extended, ef);
-        pool::SplitRecord rec;
-        rec.txid = chain::hash_to_display(s.txid);
-        rec.funding = funding[0];
-        rec.outputs = 40;
-        rec.each = 100;
-        rec.change = s.change;
-        rec.fee = s.fee;
-        rec.raw.assign(ef.begin(), ef.end());
-        ASSERT_TRUE(pool::record_split(*conn, rec, "crashed").ok());
+        const pool::SplitRecord rec = recorded_split(funding[0], ef);
         // Recorded once: the funding is no longer available to a second split.
         EXPECT_EQ(pool::record_split(*conn, rec, "crashed").sqlstate(), "P0002");
         if (sent_before_crash) {
@@ -259,19 +269,8 @@ TEST_F(ReplenishTest, ARefusedSplitReturnsItsFundingMarkedDirtyAndAddsNothing) {
 TEST_F(ReplenishTest, ASplitWithoutAVerdictHoldsThePassAndDoesNotHoldUpStop) {
     const auto funding = add_funding(50'000);
     add_funding(50'000);  // more funding, which must not be touched meanwhile
-    const chain::SplitResult s = chain::build_split(w.key, funding[0], 40, 100, {});
-    ASSERT_TRUE(s.ok()) << s.error;
     chain::Bytes ef;
-    chain::serialize(s.tx, chain::TxFormat::extended, ef);
-    pool::SplitRecord rec;
-    rec.txid = chain::hash_to_display(s.txid);
-    rec.funding = funding[0];
-    rec.outputs = 40;
-    rec.each = 100;
-    rec.change = s.change;
-    rec.fee = s.fee;
-    rec.raw.assign(ef.begin(), ef.end());
-    ASSERT_TRUE(pool::record_split(*conn, rec, "crashed").ok());
+    const pool::SplitRecord rec = recorded_split(funding[0], ef);
 
     network::NetworkOptions o = nt::test_options();
     o.faults.fail = {{503, 1.0}};
@@ -288,6 +287,7 @@ TEST_F(ReplenishTest, ASplitWithoutAVerdictHoldsThePassAndDoesNotHoldUpStop) {
 
     ReplenishSettings slow = settings(10, 10, 10);
     slow.attempts = 100;  // minutes of backoff if stop() waited for them
+    slow.stop_grace = std::chrono::milliseconds(300);
     Replenisher rep(db, tg, slow, [] { return std::uint64_t{0}; }, {});
     rep.start();
     const auto seen = [&] { return down.net->stats()["requests"].get<std::uint64_t>(); };

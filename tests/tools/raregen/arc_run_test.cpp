@@ -60,6 +60,35 @@ class ArcRun : public pg::testing::PgTest {
                                   m_dir.path("utxos.txt"));
     }
 
+    // For the replenisher: `jobs` intents, an initial pool of `pool` publish
+    // UTXOs, and `outputs` funding outputs of `sats` each imported as
+    // purpose funding. False on a setup failure (reported to gtest).
+    bool prepare_with_funding(const LocalNetwork& net, int jobs, std::size_t pool, long long sats,
+                              int outputs) {
+        if (run_cli({"gen", "intents", std::to_string(jobs), "--signers", "3", "--out",
+                     m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
+                     "--force"})
+                .exit_code != 0)
+            return false;
+        if (!net.fund_and_split(m_dir.path("key.wif"), pool, m_dir.path("utxos.txt"))) return false;
+        const std::string address =
+            run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")}).json().at("address");
+        const CliResult fund =
+            run_cli({"network", "fund", "--url", net.url(), "--address", address, "--satoshis",
+                     std::to_string(sats), "--outputs", std::to_string(outputs)});
+        EXPECT_EQ(fund.exit_code, 0) << fund.err;
+        if (fund.exit_code != 0) return false;
+        const nlohmann::json f = fund.json();
+        std::vector<std::string> import = {"utxos", "import", "--purpose", "funding"};
+        for (const auto& o : f.at("outputs"))
+            import.push_back(f.at("txid").get<std::string>() + ":" +
+                             std::to_string(o.at("vout").get<int>()) + ":" +
+                             std::to_string(o.at("satoshis").get<long long>()));
+        const CliResult imported = run_cli(CliCall{import, {}, {{"DATABASE_URL", m_db}}});
+        EXPECT_EQ(imported.exit_code, 0) << imported.err;
+        return imported.exit_code == 0;
+    }
+
     std::vector<std::string> run_args(const LocalNetwork& net,
                                       const std::vector<std::string>& extra = {}) const {
         std::vector<std::string> v = {"run",
@@ -175,25 +204,7 @@ TEST_F(ArcRun, TheReplenisherRefillsThePoolInFlightFromOneFundingOutput) {
     LocalNetwork net(m_dir, {"--fail", "503=0.1", "--latency-ms", "0:20", "--seed", "5",
                              "--block-interval-ms", "500"});
     ASSERT_FALSE(net.url().empty());
-    ASSERT_EQ(run_cli({"gen", "intents", std::to_string(k_jobs), "--signers", "3", "--out",
-                       m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
-                       "--force"})
-                  .exit_code,
-              0);
-    ASSERT_TRUE(net.fund_and_split(m_dir.path("key.wif"), 150, m_dir.path("utxos.txt")));
-    const std::string address =
-        run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")}).json().at("address");
-    const CliResult fund = run_cli(
-        {"network", "fund", "--url", net.url(), "--address", address, "--satoshis", "300000"});
-    ASSERT_EQ(fund.exit_code, 0) << fund.err;
-    const nlohmann::json f = fund.json();
-    const std::string funding_txid = f.at("txid");
-    const std::string from = funding_txid + ":" +
-                             std::to_string(f.at("outputs").at(0).at("vout").get<int>()) + ":" +
-                             std::to_string(f.at("outputs").at(0).at("satoshis").get<long long>());
-    const CliResult imported = run_cli(
-        CliCall{{"utxos", "import", "--purpose", "funding", from}, {}, {{"DATABASE_URL", m_db}}});
-    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+    ASSERT_TRUE(prepare_with_funding(net, k_jobs, 150, 300'000, 1));
 
     const CliResult r =
         run(net, {"--no-gate", "--ring", "40", "--arc-attempts", "12", "--min-pool-size", "100",
@@ -261,26 +272,8 @@ TEST_F(ArcRun, RefusedSplitsNeverFeedAJobAndTheReplenisherMovesOnToOtherFunding)
     LocalNetwork net(m_dir, {"--reject-share", "0.15", "--reject-min-outputs", "20", "--latency-ms",
                              "0:20", "--seed", "3", "--block-interval-ms", "500"});
     ASSERT_FALSE(net.url().empty());
-    ASSERT_EQ(run_cli({"gen", "intents", std::to_string(k_jobs), "--signers", "3", "--out",
-                       m_dir.path("intents.ndjson"), "--registered", m_dir.path("registered.txt"),
-                       "--force"})
-                  .exit_code,
-              0);
-    ASSERT_TRUE(net.fund_and_split(m_dir.path("key.wif"), 150, m_dir.path("utxos.txt")));
-    const std::string address =
-        run_cli({"keys", "address", "--wif-file", m_dir.path("key.wif")}).json().at("address");
     // Six funding outputs: each refused split sets one aside.
-    const CliResult fund = run_cli({"network", "fund", "--url", net.url(), "--address", address,
-                                    "--satoshis", "60000", "--outputs", "6"});
-    ASSERT_EQ(fund.exit_code, 0) << fund.err;
-    const nlohmann::json f = fund.json();
-    std::vector<std::string> import = {"utxos", "import", "--purpose", "funding"};
-    for (const auto& o : f.at("outputs"))
-        import.push_back(f.at("txid").get<std::string>() + ":" +
-                         std::to_string(o.at("vout").get<int>()) + ":" +
-                         std::to_string(o.at("satoshis").get<long long>()));
-    const CliResult imported = run_cli(CliCall{import, {}, {{"DATABASE_URL", m_db}}});
-    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+    ASSERT_TRUE(prepare_with_funding(net, k_jobs, 150, 60'000, 6));
 
     const CliResult r = run(net, {"--no-gate", "--ring", "40", "--min-pool-size", "100",
                                   "--split-batch-size", "120", "--split-per-tx", "40",
